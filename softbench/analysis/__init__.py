@@ -1,0 +1,1 @@
+"""Numerical analysis of paired reference and model results."""

@@ -1,0 +1,5 @@
+"""maggma Builders that pair reference and model results and summarise them."""
+
+from softbench.builders.softening import SofteningBuilder, SofteningSummaryBuilder
+
+__all__ = ["SofteningBuilder", "SofteningSummaryBuilder"]

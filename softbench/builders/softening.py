@@ -1,0 +1,220 @@
+"""Softening builders: per-(material, model) force parity and per-model summaries.
+
+Both are incremental: a rerun processes only predictions (or softening documents)
+that are new or changed since the last run, and updates documents by key, so
+rebuilding never duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+from jobflow import JobStore
+from maggma.core import Builder, Store
+
+from softbench.analysis.softening import DEFAULT_BOOTSTRAP, force_parity
+from softbench.builders.pairing import iter_pairs, load_output, pair_configurations
+from softbench.schemas.prediction import PredictionTaskDocument
+from softbench.schemas.reference import ReferenceTaskDocument
+from softbench.schemas.softening import SofteningDocument, SofteningSummaryDocument
+
+logger = logging.getLogger(__name__)
+
+
+def softening_key(task: str, material_id: str, model: str, reference: str) -> str:
+    """Unique key of a softening document."""
+    return f"{task}|{material_id}|{model}|{reference}"
+
+
+class SofteningBuilder(Builder):
+    """Pair reference and model forces by (task, material, configuration)."""
+
+    def __init__(
+        self,
+        jobs: JobStore,
+        softening: Store,
+        task: str | None = None,
+        n_bootstrap: int = DEFAULT_BOOTSTRAP,
+        **kwargs: Any,
+    ):
+        self.jobs = jobs
+        self.softening = softening
+        self.task = task
+        self.n_bootstrap = n_bootstrap
+        self.processed: list[str] = []
+        super().__init__(sources=[jobs], targets=[softening], **kwargs)
+
+    def get_items(self) -> Iterator[dict[str, Any]]:
+        """Predictions whose (prediction, reference) pair has not been built yet."""
+        done = {
+            d["key"]: (d.get("prediction_uuid"), d.get("reference_uuid"))
+            for d in self.softening.query(
+                {}, properties=["key", "prediction_uuid", "reference_uuid"]
+            )
+        }
+        criteria = {"task": self.task} if self.task else {}
+        for (task, mid, label, model), pred, ref in iter_pairs(self.jobs, **criteria):
+            key = softening_key(task, mid, model, label)
+            ref_uuid = ref.uuid if ref else None
+            if done.get(key) == (pred.uuid, ref_uuid):
+                continue
+            yield {"key": key, "prediction_uuid": pred.uuid, "reference_uuid": ref_uuid}
+
+    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Compute the softening document of one (material, model) pair."""
+        pred = PredictionTaskDocument.model_validate(
+            load_output(self.jobs, item["prediction_uuid"])
+        )
+        ref = None
+        if item["reference_uuid"]:
+            ref = ReferenceTaskDocument.model_validate(
+                load_output(self.jobs, item["reference_uuid"])
+            )
+        doc = build_softening(pred, ref, item, self.n_bootstrap)
+        self.processed.append(doc.key)
+        return doc.model_dump(mode="python")
+
+    def update_targets(self, items: list[dict[str, Any]]) -> None:
+        """Upsert by key."""
+        if items:
+            self.softening.update(items, key="key")
+
+
+def build_softening(
+    pred: PredictionTaskDocument,
+    ref: ReferenceTaskDocument | None,
+    item: dict[str, Any],
+    n_bootstrap: int = DEFAULT_BOOTSTRAP,
+) -> SofteningDocument:
+    """Softening document for one prediction and its reference (either may fail)."""
+    doc = SofteningDocument(
+        key=item["key"],
+        task=pred.task,
+        material_id=pred.material_id,
+        formula=pred.formula or (ref.formula if ref else None),
+        model=pred.model.name,
+        model_provenance=pred.model,
+        reference=pred.reference,
+        reference_uuid=item.get("reference_uuid"),
+        prediction_uuid=item.get("prediction_uuid"),
+    )
+    if ref is not None:
+        doc.reference_provenance = {
+            "source": ref.source,
+            "source_checksum": ref.source_checksum,
+            "dft_settings": ref.dft_settings,
+            "code_version": ref.code_version,
+        }
+    if pred.state != "successful":
+        return _failed(doc, pred.error or "model evaluation failed")
+    if ref is None:
+        return _failed(
+            doc, f"no reference document for ({pred.task}, {pred.material_id}, {pred.reference})"
+        )
+    if ref.state != "successful":
+        return _failed(doc, f"reference unusable: {ref.reason}")
+    paired = pair_configurations(ref, pred)
+    doc.excluded_configurations = paired.excluded
+    if not paired.configuration_ids:
+        reasons = sorted(set(paired.excluded.values())) or ["nothing to compare"]
+        return _failed(doc, "no comparable configurations: " + "; ".join(reasons))
+    try:
+        parity = force_parity(paired.reference_forces, paired.model_forces, n_bootstrap=n_bootstrap)
+    except ValueError as exc:
+        return _failed(doc, str(exc))
+    doc.softening_scale = parity.softening_scale
+    doc.softening_scale_ci95 = list(parity.ci95)
+    doc.softening_scale_ci_method = parity.ci_method
+    doc.force_mae = parity.force_mae
+    doc.force_cmae = parity.force_cmae
+    doc.force_rmse = parity.force_rmse
+    doc.r2 = parity.r2
+    doc.n_components = parity.n_components
+    doc.n_configurations = parity.n_configurations
+    energies = [
+        (r, m, n)
+        for r, m, n in zip(
+            paired.reference_energies, paired.model_energies, paired.n_atoms, strict=True
+        )
+        if r is not None and m is not None
+    ]
+    if energies and len(energies) == len(paired.configuration_ids):
+        doc.energy_mae_per_atom = float(np.mean([abs(m - r) / n for r, m, n in energies]))
+    return doc
+
+
+def _failed(doc: SofteningDocument, reason: str) -> SofteningDocument:
+    doc.state = "failed"
+    doc.reason = reason
+    return doc
+
+
+class SofteningSummaryBuilder(Builder):
+    """Per (task, model, reference): median scale, fraction softened, mean MAE/cMAE."""
+
+    def __init__(self, softening: Store, summary: Store, **kwargs: Any):
+        self.softening = softening
+        self.summary = summary
+        self.processed: list[str] = []
+        super().__init__(sources=[softening], targets=[summary], **kwargs)
+
+    def get_items(self) -> Iterable[list[dict[str, Any]]]:
+        """Groups with softening documents newer than their summary."""
+        groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+        for d in self.softening.query({}):
+            groups[(d["task"], d["model"], d["reference"])].append(d)
+        built = {
+            d["key"]: d["last_updated"]
+            for d in self.summary.query({}, properties=["key", "last_updated"])
+        }
+        for (task, model, ref), docs in groups.items():
+            key = f"{task}|{model}|{ref}"
+            newest = max(d["last_updated"] for d in docs)
+            if key in built and _naive(built[key]) >= _naive(newest):
+                continue
+            yield docs
+
+    def process_item(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
+        """Aggregate one group."""
+        summary = summarize([SofteningDocument.model_validate(d) for d in docs])
+        self.processed.append(summary.key)
+        return summary.model_dump(mode="python")
+
+    def update_targets(self, items: list[dict[str, Any]]) -> None:
+        """Upsert by key."""
+        if items:
+            self.summary.update(items, key="key")
+
+
+def summarize(docs: list[SofteningDocument]) -> SofteningSummaryDocument:
+    """Summary statistics over the softening documents of one group."""
+    first = docs[0]
+    ok = [d for d in docs if d.state == "successful" and d.softening_scale is not None]
+    scales = np.array([d.softening_scale for d in ok], dtype=float)
+    return SofteningSummaryDocument(
+        key=f"{first.task}|{first.model}|{first.reference}",
+        task=first.task,
+        model=first.model,
+        reference=first.reference,
+        n_materials=len(docs),
+        n_successful=len(ok),
+        n_failed=len(docs) - len(ok),
+        failed_materials={d.material_id: d.reason or "" for d in docs if d not in ok},
+        median_softening_scale=float(np.median(scales)) if ok else None,
+        fraction_softened=float((scales < 1).mean()) if ok else None,
+        mean_force_mae=float(np.mean([d.force_mae for d in ok])) if ok else None,
+        mean_force_cmae=float(np.mean([d.force_cmae for d in ok])) if ok else None,
+    )
+
+
+def _naive(value: Any) -> Any:
+    """Compare datetimes from stores that may or may not keep the timezone."""
+    return (
+        value.replace(tzinfo=None)
+        if hasattr(value, "replace") and hasattr(value, "tzinfo")
+        else value
+    )

@@ -1,0 +1,60 @@
+"""``softbench`` command line. Subcommand modules import heavy packages lazily."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from softbench.cli import build, forces, models, query
+
+TASK_MODULES: list[Any] = [forces]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="softbench",
+        description="Measure, explain and correct PES softening of universal "
+        "ML interatomic potentials against DFT.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    models.register(sub)
+    run = sub.add_parser("run", help="run a benchmark task")
+    run_sub = run.add_subparsers(dest="task", required=True)
+    for module in TASK_MODULES:
+        module.register(run_sub)
+    build.register(sub)
+    query.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; known input problems exit with status 2 and one clear line."""
+    args = _parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("softbench: interrupted; completed jobs are stored", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if _is_input_error(exc):
+            print(f"softbench: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _is_input_error(exc: Exception) -> bool:
+    from softbench.ingest.base import ReferenceFormatError
+    from softbench.models.errors import ModelError
+    from softbench.shared_data import DataUnavailableError
+    from softbench.stores import StoreConfigError
+
+    return isinstance(
+        exc, ReferenceFormatError | ModelError | StoreConfigError | DataUnavailableError
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

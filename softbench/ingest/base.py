@@ -1,0 +1,91 @@
+"""Common pieces of reference ingestion: source items, checksums, validation."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from softbench.schemas.configuration import Configuration
+from softbench.schemas.reference import ReferenceTaskDocument
+
+
+class ReferenceFormatError(ValueError):
+    """A reference file that cannot be read; the message names file and problem."""
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One material's reference data inside a file or directory."""
+
+    material_id: str
+    path: str
+    fmt: str
+    key: str | None = None  # e.g. the material key inside a multi-material JSON
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+def file_checksum(path: str | Path) -> str:
+    """SHA-256 of a file, or of all files (names and bytes) below a directory."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        with file.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def finalize(
+    doc: ReferenceTaskDocument, configurations: list[Configuration]
+) -> ReferenceTaskDocument:
+    """Drop configurations without usable forces; mark the doc unusable if none remain."""
+    kept = []
+    for conf in configurations:
+        problem = force_problem(conf)
+        if problem:
+            doc.excluded_configurations[conf.configuration_id] = problem
+        else:
+            kept.append(conf)
+    doc.configurations = kept
+    doc.configuration_ids = [c.configuration_id for c in kept]
+    if configurations and kept:
+        doc.formula = doc.formula or kept[0].formula
+    if not kept and doc.state == "successful":
+        doc.state = "unusable"
+        if not configurations:
+            doc.reason = doc.reason or "no configurations found"
+        else:
+            reasons = sorted(set(doc.excluded_configurations.values()))
+            doc.reason = "no configuration has usable forces: " + "; ".join(reasons)
+    return doc
+
+
+def force_problem(conf: Configuration) -> str | None:
+    """Why a configuration's reference forces cannot be used, or None."""
+    forces = conf.arrays.forces
+    if forces is None:
+        return "no forces stored"
+    arr = np.asarray(forces, dtype=float)
+    if arr.shape != (conf.n_atoms, 3):
+        return f"forces have shape {arr.shape}, expected ({conf.n_atoms}, 3)"
+    if not np.isfinite(arr).all():
+        return "non-finite (NaN/inf) forces"
+    return None
+
+
+def unusable(item: SourceItem, task: str, reference: str, reason: str) -> ReferenceTaskDocument:
+    """A reference document that records why the source could not be used."""
+    return ReferenceTaskDocument(
+        task=task,
+        material_id=item.material_id,
+        reference=reference,
+        source=item.path + (f"#{item.key}" if item.key else ""),
+        state="unusable",
+        reason=reason,
+    )

@@ -1,0 +1,133 @@
+"""Model side of force parity: one job per (material, model), batched evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jobflow import Maker, job
+
+from softbench.models import ModelError, ModelSpec, get_model
+from softbench.models.evaluate import evaluate
+from softbench.schemas.configuration import ARRAYS_KEY, Configuration, ConfigurationArrays
+from softbench.schemas.prediction import PredictionTaskDocument
+from softbench.schemas.provenance import ModelProvenance
+from softbench.schemas.reference import ReferenceTaskDocument
+
+
+@dataclass
+class ModelForcesMaker(Maker):
+    """Evaluate every configuration of a reference document with one model.
+
+    All configurations go through one loaded model in one job (batched where the
+    backend batches). A model failure (uncovered element, missing weights) gives a
+    'failed' document with the reason instead of an exception, so other materials
+    and models carry on.
+    """
+
+    name: str = "model forces"
+    model: str = "chgnet-0.3.0"
+    device: str | None = None
+    show_progress: bool = True
+
+    @job(data=ARRAYS_KEY)
+    def make(
+        self,
+        reference: ReferenceTaskDocument | dict[str, Any],
+        reference_uuid: str | None = None,
+    ) -> PredictionTaskDocument:
+        """Predict energies, forces and stresses for all reference configurations."""
+        return predict_reference(
+            reference, self.model, reference_uuid, self.device, self.show_progress
+        )
+
+
+def predict_reference(
+    reference: ReferenceTaskDocument | dict[str, Any],
+    model: str,
+    reference_uuid: str | None = None,
+    device: str | None = None,
+    show_progress: bool = False,
+) -> PredictionTaskDocument:
+    """The work of :class:`ModelForcesMaker`, callable without jobflow."""
+    ref = (
+        reference
+        if isinstance(reference, ReferenceTaskDocument)
+        else ReferenceTaskDocument.model_validate(reference)
+    )
+    spec = get_model(model)
+    doc = PredictionTaskDocument(
+        task=ref.task,
+        material_id=ref.material_id,
+        formula=ref.formula,
+        reference=ref.reference,
+        reference_uuid=reference_uuid,
+        model=safe_provenance(spec),
+    )
+    if ref.state != "successful":
+        doc.state, doc.error = "failed", f"reference unusable: {ref.reason}"
+        return doc
+    labels = [c.configuration_id for c in ref.configurations]
+    try:
+        ev = evaluate(
+            spec,
+            [c.structure for c in ref.configurations],
+            device=device,
+            labels=labels,
+            show_progress=show_progress,
+            description=f"{spec.name} {ref.material_id}",
+        )
+    except ModelError as exc:
+        doc.state, doc.error = "failed", str(exc)
+        return doc
+    if ev.provenance is not None:
+        doc.model = ev.provenance
+    confs = []
+    for i, (conf, pred) in enumerate(zip(ref.configurations, ev.predictions, strict=True)):
+        if pred is None:
+            doc.failed_configurations[conf.configuration_id] = ev.errors.get(i, "failed")
+            continue
+        confs.append(
+            Configuration(
+                configuration_id=conf.configuration_id,
+                n_atoms=conf.n_atoms,
+                formula=conf.formula,
+                structure_hash=conf.structure_hash,
+                energy=pred.energy,
+                arrays=ConfigurationArrays(
+                    species=conf.arrays.species,
+                    forces=pred.forces.tolist(),
+                    stress=None if pred.stress is None else pred.stress.tolist(),
+                ),
+            )
+        )
+    doc.configurations = confs
+    doc.configuration_ids = [c.configuration_id for c in confs]
+    doc.device, doc.batch_size = ev.device, ev.batch_size
+    n = len(ref.configurations)
+    doc.timing = {
+        "load_seconds": ev.load_seconds,
+        "eval_seconds": ev.eval_seconds,
+        "frames_per_second": n / ev.eval_seconds if ev.eval_seconds > 0 else 0.0,
+    }
+    if not confs:
+        doc.state = "failed"
+        doc.error = "every configuration failed: " + "; ".join(
+            sorted(set(doc.failed_configurations.values()))
+        )
+    return doc
+
+
+def safe_provenance(spec: ModelSpec) -> ModelProvenance:
+    """Provenance even when the weights are unavailable (checksum then None)."""
+    try:
+        return spec.provenance()
+    except ModelError:
+        return ModelProvenance(
+            name=spec.name,
+            family=spec.family,
+            version=spec.version,
+            package=spec.package,
+            source=spec.source,
+            environment=spec.environment,
+        )

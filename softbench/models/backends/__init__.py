@@ -1,0 +1,35 @@
+"""One module per model family: ``weights_files(spec)`` and ``load(spec, device)``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from softbench.models.errors import ModelUnavailableError
+from softbench.models.spec import ModelSpec
+
+
+def require_package(spec: ModelSpec) -> None:
+    """Raise a clear error when the model's package is not importable here."""
+    if spec.package_installed():
+        return
+    extra = "mace" if spec.environment == "mace" else "models"
+    raise ModelUnavailableError(
+        f"model {spec.name} needs the Python package {spec.package!r}, which is not "
+        f"installed in this environment. Install it with "
+        f"`pip install 'softbench[{extra}]'` (environment {spec.environment!r}, "
+        f"see README 'Environments'), or point SOFTBENCH_ENV_"
+        f"{spec.environment.upper()} at the Python of an environment that has it."
+    )
+
+
+@contextmanager
+def keep_torch_dtype() -> Iterator[None]:
+    """Restore torch's default dtype after loading (some loaders change it)."""
+    import torch
+
+    dtype = torch.get_default_dtype()
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(dtype)

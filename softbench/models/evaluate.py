@@ -1,0 +1,231 @@
+"""Evaluate many structures with one loaded model, here or in the model's own env.
+
+A model whose package is missing from this interpreter (MACE next to SevenNet,
+see README 'Environments') is evaluated by ``python -m softbench.models.worker``
+in the interpreter named by ``SOFTBENCH_ENV_<ENVIRONMENT>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Lattice, Structure
+
+from softbench.models.backends import require_package
+from softbench.models.errors import ModelError, ModelUnavailableError
+from softbench.models.predictor import Prediction, Predictor
+from softbench.models.spec import ModelSpec
+from softbench.schemas.provenance import ModelProvenance
+
+_CACHE: OrderedDict[tuple[str, str | None], Predictor] = OrderedDict()
+CACHE_SIZE = 4
+
+
+@dataclass
+class Evaluation:
+    """Predictions (None where a structure failed) and how they were made."""
+
+    predictions: list[Prediction | None]
+    errors: dict[int, str] = field(default_factory=dict)
+    provenance: ModelProvenance | None = None
+    device: str = "cpu"
+    batch_size: int = 1
+    load_seconds: float = 0.0
+    eval_seconds: float = 0.0
+
+
+def environment_python(environment: str) -> str | None:
+    """Interpreter configured for an environment (``SOFTBENCH_ENV_<NAME>``)."""
+    return os.environ.get(f"SOFTBENCH_ENV_{environment.upper()}") or None
+
+
+def load_predictor(spec: ModelSpec, device: str | None = None) -> Predictor:
+    """Load a model once per process (small LRU cache keyed by name and device)."""
+    key = (spec.name, device)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    predictor = spec.load(device)
+    _CACHE[key] = predictor
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return predictor
+
+
+def clear_cache() -> None:
+    """Forget loaded models (frees memory; used by benchmarks)."""
+    _CACHE.clear()
+
+
+def evaluate(
+    spec: ModelSpec,
+    structures: Sequence[Structure],
+    device: str | None = None,
+    labels: Sequence[str] | None = None,
+    show_progress: bool = False,
+    description: str = "",
+) -> Evaluation:
+    """Label structures with one model; per-structure failures are collected."""
+    if not spec.package_installed():
+        python = environment_python(spec.environment)
+        if python is None:
+            require_package(spec)  # raises with instructions
+        return _evaluate_elsewhere(spec, structures, device, str(python))
+    return evaluate_here(spec, structures, device, labels, show_progress, description)
+
+
+def evaluate_here(
+    spec: ModelSpec,
+    structures: Sequence[Structure],
+    device: str | None = None,
+    labels: Sequence[str] | None = None,
+    show_progress: bool = False,
+    description: str = "",
+) -> Evaluation:
+    """Evaluate in this interpreter."""
+    labels = list(labels) if labels is not None else [str(i) for i in range(len(structures))]
+    start = time.perf_counter()
+    predictor = load_predictor(spec, device)
+    loaded = time.perf_counter()
+    for structure, label in zip(structures, labels, strict=True):
+        predictor.check_elements(structure, where=label)
+
+    bar = None
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=len(structures),
+            desc=description or spec.name,
+            unit="frame",
+            leave=False,
+            mininterval=1.0,
+        )
+    try:
+        raw = predictor.predict(structures, progress=bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    predictions: list[Prediction | None] = []
+    errors: dict[int, str] = {}
+    for i, (pred, label) in enumerate(zip(raw, labels, strict=True)):
+        try:
+            pred.check_finite(spec.name, f"configuration {label}")
+        except ModelError as exc:
+            errors[i] = str(exc)
+            predictions.append(None)
+        else:
+            predictions.append(pred)
+    return Evaluation(
+        predictions=predictions,
+        errors=errors,
+        provenance=spec.provenance(),
+        device=predictor.device,
+        batch_size=predictor.batch_size,
+        load_seconds=loaded - start,
+        eval_seconds=time.perf_counter() - loaded,
+    )
+
+
+def _evaluate_elsewhere(
+    spec: ModelSpec, structures: Sequence[Structure], device: str | None, python: str
+) -> Evaluation:
+    payload = {
+        "spec": spec.to_dict(),
+        "device": device,
+        "structures": [encode_structure(s) for s in structures],
+    }
+    with tempfile.TemporaryDirectory(prefix="softbench-worker-") as tmp:
+        inp, out = Path(tmp) / "in.json", Path(tmp) / "out.json"
+        inp.write_text(json.dumps(payload))
+        proc = subprocess.run(
+            [python, "-m", "softbench.models.worker", str(inp), str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0 or not out.exists():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+            raise ModelUnavailableError(
+                f"model {spec.name}: worker in environment {spec.environment!r} "
+                f"({python}) failed: " + " | ".join(tail)
+            )
+        result = json.loads(out.read_text())
+    if result.get("error"):
+        cls = ModelError if result.get("error_type") != "unavailable" else ModelUnavailableError
+        raise cls(result["error"])
+    return decode_evaluation(result)
+
+
+def encode_structure(structure: Structure) -> dict[str, Any]:
+    """Minimal JSON form of a structure for the worker."""
+    return {
+        "lattice": structure.lattice.matrix.tolist(),
+        "species": [site.specie.symbol for site in structure],
+        "positions": structure.cart_coords.tolist(),
+    }
+
+
+def decode_structure(data: dict[str, Any]) -> Structure:
+    """Inverse of :func:`encode_structure`."""
+    return Structure(
+        Lattice(data["lattice"]),
+        data["species"],
+        data["positions"],
+        coords_are_cartesian=True,
+    )
+
+
+def encode_evaluation(ev: Evaluation) -> dict[str, Any]:
+    """JSON form of an evaluation (worker output)."""
+    return {
+        "predictions": [
+            None
+            if p is None
+            else {
+                "energy": p.energy,
+                "forces": np.asarray(p.forces).tolist(),
+                "stress": None if p.stress is None else np.asarray(p.stress).tolist(),
+            }
+            for p in ev.predictions
+        ],
+        "errors": {str(k): v for k, v in ev.errors.items()},
+        "provenance": ev.provenance.model_dump() if ev.provenance else None,
+        "device": ev.device,
+        "batch_size": ev.batch_size,
+        "load_seconds": ev.load_seconds,
+        "eval_seconds": ev.eval_seconds,
+    }
+
+
+def decode_evaluation(data: dict[str, Any]) -> Evaluation:
+    """Inverse of :func:`encode_evaluation`."""
+    preds = [
+        None
+        if p is None
+        else Prediction(
+            energy=p["energy"],
+            forces=np.asarray(p["forces"], float),
+            stress=None if p["stress"] is None else np.asarray(p["stress"], float),
+        )
+        for p in data["predictions"]
+    ]
+    return Evaluation(
+        predictions=preds,
+        errors={int(k): v for k, v in data["errors"].items()},
+        provenance=ModelProvenance(**data["provenance"]) if data["provenance"] else None,
+        device=data["device"],
+        batch_size=data["batch_size"],
+        load_seconds=data["load_seconds"],
+        eval_seconds=data["eval_seconds"],
+    )

@@ -1,0 +1,129 @@
+"""The model registry: built-in uMLIPs, user registrations, paths and import paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from softbench.models.errors import UnknownModelError
+from softbench.models.spec import ModelSpec
+
+BUILTIN_MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        name="chgnet-0.3.0",
+        family="chgnet",
+        version="0.3.0",
+        source="chgnet package, pretrained/0.3.0 (MPtrj)",
+        package="chgnet",
+        description="CHGNet 0.3.0 trained on MPtrj (PBE/PBE+U)",
+    ),
+    ModelSpec(
+        name="m3gnet-mp-2021.2.8",
+        family="m3gnet",
+        version="2021.2.8",
+        source="matgl M3GNet-MP-2021.2.8-PES (matgl cache or $SOFTBENCH_SHARED)",
+        package="matgl",
+        description="M3GNet PES trained on MP 2021.2.8 relaxations (the paper's M3GNet)",
+        # Trained with matgl's DGL code: needs the destination-sum fix on matgl>=3.
+        options={"matgl_name": "M3GNet-MP-2021.2.8-PES", "dgl_trained": True},
+    ),
+    ModelSpec(
+        name="sevennet-0",
+        family="sevennet",
+        version="0 (11Jul2024)",
+        source="sevenn package, SevenNet_0__11Jul2024 checkpoint (MPtrj)",
+        package="sevenn",
+        description="SevenNet-0 trained on MPtrj",
+        options={"checkpoint": "7net-0"},
+    ),
+    ModelSpec(
+        name="mace-mp-0-medium",
+        family="mace",
+        version="mp-0 medium (2023-12-03)",
+        source="MACE-MP-0 medium, github.com/ACEsuit/mace-mp (downloaded by mace)",
+        package="mace",
+        environment="mace",
+        description="MACE-MP-0 medium trained on MPtrj; needs the mace environment",
+        options={"mace_mp": "medium"},
+    ),
+)
+
+_REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in BUILTIN_MODELS}
+
+
+def register(spec: ModelSpec, overwrite: bool = False) -> ModelSpec:
+    """Add a model (e.g. a fine-tuned or corrected model) to the registry."""
+    if spec.name in _REGISTRY and not overwrite:
+        raise ValueError(f"model {spec.name} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def known_models() -> list[ModelSpec]:
+    """All registered models."""
+    return list(_REGISTRY.values())
+
+
+def get_model(name: str) -> ModelSpec:
+    """Resolve a registry name, ``ase:<import path>`` or a local model file."""
+    name = name.strip()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if name.startswith("ase:"):
+        return _ase_spec(name)
+    path = Path(name).expanduser()
+    if path.exists():
+        return spec_from_path(path)
+    raise UnknownModelError(name, _REGISTRY)
+
+
+def get_models(names: str | list[str]) -> list[ModelSpec]:
+    """Resolve a comma-separated string or a list of names (order kept)."""
+    if isinstance(names, str):
+        names = [n for n in names.split(",") if n.strip()]
+    return [get_model(n) for n in names]
+
+
+def spec_from_dict(data: dict) -> ModelSpec:
+    """Inverse of :meth:`ModelSpec.to_dict`."""
+    return ModelSpec(**data)
+
+
+def _ase_spec(name: str) -> ModelSpec:
+    import_path = name.removeprefix("ase:")
+    top = import_path.split(".")[0].split(":")[0]
+    return ModelSpec(
+        name=name,
+        family="ase",
+        version="n/a",
+        source=f"ASE calculator {import_path}",
+        package=top,
+        options={"import_path": import_path},
+    )
+
+
+def spec_from_path(path: Path) -> ModelSpec:
+    """Guess the family of a local model file or folder from its name."""
+    path = path.resolve()
+    text = str(path)
+    if path.is_dir() and (path / "model.json").exists():
+        family, package, env = "m3gnet", "matgl", "default"
+    elif text.endswith(".pth.tar"):
+        family, package, env = "chgnet", "chgnet", "default"
+    elif text.endswith(".model"):
+        family, package, env = "mace", "mace", "mace"
+    elif text.endswith((".pth", ".pt")):
+        family, package, env = "sevennet", "sevenn", "default"
+    else:
+        raise ValueError(
+            f"cannot tell which model family {path} belongs to: expected a matgl "
+            "folder (model.json), CHGNet .pth.tar, MACE .model or SevenNet .pth"
+        )
+    return ModelSpec(
+        name=f"{family}:{path.name}",
+        family=family,
+        version="local file",
+        source=f"local file {path}",
+        package=package,
+        environment=env,
+        options={"path": str(path)},
+    )

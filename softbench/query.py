@@ -1,0 +1,134 @@
+"""Read analysis documents back out of the stores and format them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from softbench.stores import SoftbenchStores
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """A queryable collection: its columns and which CLI filters map to which fields."""
+
+    collection: str
+    columns: tuple[str, ...]
+    filters: dict[str, str]
+    sort: tuple[str, ...]
+
+
+QUERIES: dict[str, QuerySpec] = {
+    "softening": QuerySpec(
+        collection="softening",
+        columns=(
+            "material_id",
+            "formula",
+            "model",
+            "reference",
+            "task",
+            "state",
+            "softening_scale",
+            "softening_scale_ci95",
+            "force_mae",
+            "force_cmae",
+            "r2",
+            "energy_mae_per_atom",
+            "n_components",
+            "n_configurations",
+            "reason",
+        ),
+        filters={
+            "task": "task",
+            "model": "model",
+            "material": "material_id",
+            "reference": "reference",
+        },
+        sort=("task", "model", "material_id"),
+    ),
+    "summary": QuerySpec(
+        collection="softening_summary",
+        columns=(
+            "task",
+            "model",
+            "reference",
+            "n_materials",
+            "n_successful",
+            "n_failed",
+            "median_softening_scale",
+            "fraction_softened",
+            "mean_force_mae",
+            "mean_force_cmae",
+        ),
+        filters={"task": "task", "model": "model", "reference": "reference"},
+        sort=("task", "model"),
+    ),
+}
+
+
+def register_query(name: str, spec: QuerySpec) -> None:
+    """Make a task's analysis collection available to ``softbench query <name>``."""
+    QUERIES[name] = spec
+
+
+def fetch(stores: SoftbenchStores, what: str, **filters: Any) -> list[dict[str, Any]]:
+    """Documents of one queryable collection, filtered (comma lists allowed) and sorted."""
+    spec = QUERIES[what]
+    criteria: dict[str, Any] = {}
+    for option, value in filters.items():
+        if value is None:
+            continue
+        field = spec.filters[option]
+        values = [v for v in str(value).split(",") if v]
+        criteria[field] = values[0] if len(values) == 1 else {"$in": values}
+    docs = list(stores.collection(spec.collection).query(criteria))
+    for doc in docs:
+        doc.pop("_id", None)
+    return sorted(docs, key=lambda d: tuple(str(d.get(k, "")) for k in spec.sort))
+
+
+def render(docs: Sequence[dict[str, Any]], what: str, fmt: str = "table") -> str:
+    """Format documents as an aligned table, JSON (full documents) or CSV."""
+    if fmt == "json":
+        return json.dumps([_jsonable(d) for d in docs], indent=1)
+    columns = list(QUERIES[what].columns)
+    rows = [[_cell(d.get(c)) for c in columns] for d in docs]
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return buf.getvalue()
+    if fmt != "table":
+        raise ValueError(f"unknown format {fmt!r}: table, json or csv")
+    keep = [i for i, c in enumerate(columns) if any(r[i] for r in rows) or c == "reason"]
+    keep = [i for i in keep if columns[i] != "reason" or any(r[i] for r in rows)]
+    header = [columns[i] for i in keep]
+    body = [[r[i] for i in keep] for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=True)) for r in body]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_cell(v) for v in value) + "]"
+    return str(value)
+
+
+def _jsonable(doc: dict[str, Any]) -> dict[str, Any]:
+    from monty.json import jsanitize
+
+    return jsanitize(doc, strict=False, enum_values=True)

@@ -1,0 +1,17 @@
+"""Pydantic documents that softbench jobs and builders write."""
+
+from softbench.schemas.configuration import Configuration, ConfigurationArrays
+from softbench.schemas.prediction import PredictionTaskDocument
+from softbench.schemas.provenance import ModelProvenance
+from softbench.schemas.reference import ReferenceTaskDocument
+from softbench.schemas.softening import SofteningDocument, SofteningSummaryDocument
+
+__all__ = [
+    "Configuration",
+    "ConfigurationArrays",
+    "ModelProvenance",
+    "PredictionTaskDocument",
+    "ReferenceTaskDocument",
+    "SofteningDocument",
+    "SofteningSummaryDocument",
+]

@@ -1,0 +1,1 @@
+"""Flows that tie reference and model makers together for each benchmark task."""
