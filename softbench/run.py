@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from jobflow import Flow
 from jobflow.managers.local import run_locally
+from maggma.core import Builder
 
 from softbench.stores import SoftbenchStores
 
@@ -42,20 +42,44 @@ def build_softening(stores: SoftbenchStores, task: str | None = None) -> dict[st
     from softbench.builders import SofteningBuilder, SofteningSummaryBuilder
 
     pair = SofteningBuilder(stores.jobs, stores.collection(SOFTENING), task=task)
-    pair.run(log_level=logging.WARNING)
+    run_builder(pair)
     summary = SofteningSummaryBuilder(
         stores.collection(SOFTENING), stores.collection(SOFTENING_SUMMARY)
     )
-    summary.run(log_level=logging.WARNING)
+    run_builder(summary)
     return {"softening": len(pair.processed), "summary": len(summary.processed)}
 
 
-BUILD_STEPS: list = [build_softening]
+def run_builder(builder: Builder, chunk_size: int = 100) -> None:
+    """Run a maggma Builder serially without closing the shared stores.
+
+    (``Builder.run`` calls ``finalize``, which closes every store, and adds a
+    logging handler per call.) The builders also run under maggma's ``mrun``.
+    """
+    builder.connect()
+    chunk: list[Any] = []
+    for item in builder.get_items():
+        processed = builder.process_item(item)
+        if processed is not None:
+            chunk.append(processed)
+        if len(chunk) >= chunk_size:
+            builder.update_targets(chunk)
+            chunk = []
+    builder.update_targets(chunk)
+
+
+# Build steps, run in order by ``softbench build``: "module:function" taking
+# (stores, task=None) and returning {builder name: items processed}. A task adds
+# its builder here (softening first: later steps may read softening documents).
+BUILD_STEPS: list[str] = ["softbench.run:build_softening"]
 
 
 def build_all(stores: SoftbenchStores, task: str | None = None) -> dict[str, int]:
-    """Run every registered build step (softening first, then task-specific ones)."""
+    """Run every registered build step; return items processed per builder."""
+    from importlib import import_module
+
     counts: dict[str, int] = {}
     for step in BUILD_STEPS:
-        counts.update(step(stores, task=task))
+        module, func = step.split(":")
+        counts.update(getattr(import_module(module), func)(stores, task=task))
     return counts

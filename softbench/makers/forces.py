@@ -7,7 +7,7 @@ from typing import Any
 
 from jobflow import Maker, job
 
-from softbench.models import ModelError, ModelSpec, get_model
+from softbench.models import ModelError, ModelSpec, get_model, spec_from_dict
 from softbench.models.evaluate import evaluate
 from softbench.schemas.configuration import ARRAYS_KEY, Configuration, ConfigurationArrays
 from softbench.schemas.prediction import PredictionTaskDocument
@@ -26,7 +26,7 @@ class ModelForcesMaker(Maker):
     """
 
     name: str = "model forces"
-    model: str = "chgnet-0.3.0"
+    model: str | dict[str, Any] = "chgnet-0.3.0"  # registry name or ModelSpec.to_dict()
     device: str | None = None
     show_progress: bool = True
 
@@ -44,7 +44,7 @@ class ModelForcesMaker(Maker):
 
 def predict_reference(
     reference: ReferenceTaskDocument | dict[str, Any],
-    model: str,
+    model: str | dict[str, Any],
     reference_uuid: str | None = None,
     device: str | None = None,
     show_progress: bool = False,
@@ -55,7 +55,7 @@ def predict_reference(
         if isinstance(reference, ReferenceTaskDocument)
         else ReferenceTaskDocument.model_validate(reference)
     )
-    spec = get_model(model)
+    spec = spec_from_dict(model) if isinstance(model, dict) else get_model(model)
     doc = PredictionTaskDocument(
         task=ref.task,
         material_id=ref.material_id,

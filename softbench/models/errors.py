@@ -34,6 +34,7 @@ class UnsupportedElementsError(ModelError):
     def __init__(self, model: str, elements: Iterable[str], where: str = ""):
         self.model = model
         self.elements = sorted(set(elements))
+        self.where = where
         suffix = f" (in {where})" if where else ""
         super().__init__(
             f"model {model} does not cover element(s) {', '.join(self.elements)}{suffix}"

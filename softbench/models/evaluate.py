@@ -22,7 +22,11 @@ import numpy as np
 from pymatgen.core import Lattice, Structure
 
 from softbench.models.backends import require_package
-from softbench.models.errors import ModelError, ModelUnavailableError
+from softbench.models.errors import (
+    ModelError,
+    ModelUnavailableError,
+    UnsupportedElementsError,
+)
 from softbench.models.predictor import Prediction, Predictor
 from softbench.models.spec import ModelSpec
 from softbench.schemas.provenance import ModelProvenance
@@ -95,7 +99,14 @@ def evaluate_here(
     """Evaluate in this interpreter."""
     labels = list(labels) if labels is not None else [str(i) for i in range(len(structures))]
     start = time.perf_counter()
-    predictor = load_predictor(spec, device)
+    try:
+        predictor = load_predictor(spec, device)
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelUnavailableError(
+            f"could not load model {spec.name}: {type(exc).__name__}: {exc}"
+        ) from exc
     loaded = time.perf_counter()
     for structure, label in zip(structures, labels, strict=True):
         predictor.check_elements(structure, where=label)
@@ -113,6 +124,11 @@ def evaluate_here(
         )
     try:
         raw = predictor.predict(structures, progress=bar.update if bar else None)
+    except ModelError:
+        raise
+    except Exception as exc:
+        where = f" on {description}" if description else ""
+        raise ModelError(f"model {spec.name} failed{where}: {type(exc).__name__}: {exc}") from exc
     finally:
         if bar is not None:
             bar.close()
@@ -161,9 +177,13 @@ def _evaluate_elsewhere(
                 f"({python}) failed: " + " | ".join(tail)
             )
         result = json.loads(out.read_text())
-    if result.get("error"):
-        cls = ModelError if result.get("error_type") != "unavailable" else ModelUnavailableError
-        raise cls(result["error"])
+    kind = result.get("error_type")
+    if kind == "unsupported_elements":
+        raise UnsupportedElementsError(spec.name, result["elements"], result["where"])
+    if kind == "unavailable":
+        raise ModelUnavailableError(result["error"])
+    if kind:
+        raise ModelError(result["error"])
     return decode_evaluation(result)
 
 

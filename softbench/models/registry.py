@@ -58,6 +58,11 @@ def register(spec: ModelSpec, overwrite: bool = False) -> ModelSpec:
     return spec
 
 
+def is_builtin(spec: ModelSpec) -> bool:
+    """Whether the spec is one of softbench's built-in registry entries."""
+    return any(spec == b and spec.options == b.options for b in BUILTIN_MODELS)
+
+
 def known_models() -> list[ModelSpec]:
     """All registered models."""
     return list(_REGISTRY.values())

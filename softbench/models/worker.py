@@ -9,7 +9,11 @@ import json
 import sys
 from pathlib import Path
 
-from softbench.models.errors import ModelError, ModelUnavailableError
+from softbench.models.errors import (
+    ModelError,
+    ModelUnavailableError,
+    UnsupportedElementsError,
+)
 from softbench.models.evaluate import decode_structure, encode_evaluation, evaluate_here
 from softbench.models.registry import spec_from_dict
 
@@ -23,6 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     structures = [decode_structure(s) for s in request["structures"]]
     try:
         result = encode_evaluation(evaluate_here(spec, structures, request.get("device")))
+    except UnsupportedElementsError as exc:
+        result = {
+            "error": str(exc),
+            "error_type": "unsupported_elements",
+            "elements": exc.elements,
+            "where": exc.where,
+        }
     except ModelUnavailableError as exc:
         result = {"error": str(exc), "error_type": "unavailable"}
     except ModelError as exc:

@@ -49,7 +49,9 @@ class SoftbenchStores:
     def collection(self, name: str) -> Store:
         """A (cached) maggma store for one collection, e.g. ``softening``."""
         if name not in self._collections:
-            self._collections[name] = self._factory(name)
+            store = self._factory(name)
+            store.connect()
+            self._collections[name] = store
         return self._collections[name]
 
     @property

@@ -12,6 +12,7 @@ from softbench.ingest import SourceItem
 from softbench.makers.forces import ModelForcesMaker
 from softbench.makers.reference import IngestReferenceMaker
 from softbench.models import ModelSpec
+from softbench.models.registry import is_builtin
 
 
 def model_job(
@@ -23,9 +24,10 @@ def model_job(
     task: str = "forces",
 ) -> Job:
     """A model-forces job named after material and model, routed to the model's env."""
-    maker = ModelForcesMaker(
-        name=f"{spec.name} {task} {material_id}", model=spec.name, device=device
-    )
+    # Built-in models travel by name; others (files, import paths, registrations
+    # made in this process) by their full spec so any worker can rebuild them.
+    model: str | dict[str, Any] = spec.name if is_builtin(spec) else spec.to_dict()
+    maker = ModelForcesMaker(name=f"{spec.name} {task} {material_id}", model=model, device=device)
     job = maker.make(reference, reference_uuid=reference_uuid)
     # FireWorks: only workers of the model's environment pick this job up.
     job.update_config({"manager_config": {"_category": spec.environment}})

@@ -10,16 +10,18 @@ from softbench.models.errors import ModelUnavailableError
 from softbench.models.predictor import AsePredictor, Predictor, resolve_device
 from softbench.models.spec import ModelSpec
 
+# As in mace.calculators.foundations_models.mace_mp_urls (mace-torch 0.3.x).
 MACE_MP_URLS = {
     "medium": "https://github.com/ACEsuit/mace-mp/releases/download/mace_mp_0/"
-    "2023-12-03-mace-128-L1_EMA_264.model",
+    "2023-12-03-mace-128-L1_epoch-199.model",
 }
 
 
 def _cached_path(spec: ModelSpec) -> Path:
+    """Where mace's downloader keeps the file (it strips non-alphanumerics)."""
     url = MACE_MP_URLS[spec.options["mace_mp"]]
     cache = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "mace"
-    name = Path(url.split("?")[0]).name
+    name = "".join(c for c in Path(url).name if c.isalnum() or c == "_")
     return cache / name
 
 

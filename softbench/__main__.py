@@ -1,0 +1,5 @@
+"""``python -m softbench``."""
+
+from softbench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""``python -m softbench.cli``."""
+
+from softbench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Test doubles shipped with softbench (usable in downstream test suites too)."""

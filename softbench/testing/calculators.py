@@ -1,0 +1,47 @@
+"""Small ASE calculators for tests: a broken model and a spring model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
+
+
+class NaNForces(Calculator):
+    """Returns NaN forces: a model gone wrong, to test that it is caught."""
+
+    implemented_properties = ["energy", "forces"]
+
+    def calculate(
+        self, atoms: Any = None, properties: Any = None, system_changes: Any = all_changes
+    ) -> None:
+        """Energy 0, forces NaN."""
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        self.results = {"energy": 0.0, "forces": np.full((len(self.atoms), 3), np.nan)}
+
+
+class Springs(Calculator):
+    """Harmonic springs to reference positions: F = -k (r - r0), E = k/2 |r - r0|²."""
+
+    implemented_properties = ["energy", "forces"]
+
+    def __init__(self, k: float = 1.0, reference: Any = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.k = k
+        self.reference = None if reference is None else np.asarray(reference, float)
+
+    def calculate(
+        self, atoms: Any = None, properties: Any = None, system_changes: Any = all_changes
+    ) -> None:
+        """Springs to ``reference`` (default: the scaled positions rounded to 1/4)."""
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        pos = self.atoms.get_positions()
+        ref = self.reference
+        if ref is None:
+            frac = np.round(self.atoms.get_scaled_positions(wrap=False) * 4) / 4
+            ref = frac @ self.atoms.cell.array
+        d = pos - ref
+        self.results = {"energy": 0.5 * self.k * float((d * d).sum()), "forces": -self.k * d}

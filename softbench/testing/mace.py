@@ -1,0 +1,47 @@
+"""A small MACE model with random weights, saved to disk, to test the MACE path.
+
+MACE-MP-0 weights cannot be downloaded on offline machines; this model goes
+through the same loading code (``MACECalculator(model_paths=...)``) users take.
+Its numbers mean nothing physically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def random_mace_model(
+    path: str | Path, elements: Sequence[str] = ("Ga", "N", "As", "Ca", "Te"), seed: int = 0
+) -> Path:
+    """Build, seed and ``torch.save`` a tiny ScaleShiftMACE; return the path."""
+    import numpy as np
+    import torch
+    from e3nn import o3
+    from mace import modules  # before e3nn: mace makes e3nn's constants loadable
+    from pymatgen.core import Element
+
+    torch.manual_seed(seed)
+    numbers = sorted(Element(e).Z for e in elements)
+    model = modules.ScaleShiftMACE(
+        r_max=5.0,
+        num_bessel=4,
+        num_polynomial_cutoff=5,
+        max_ell=2,
+        interaction_cls=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
+        interaction_cls_first=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
+        num_interactions=2,
+        num_elements=len(numbers),
+        hidden_irreps=o3.Irreps("8x0e + 8x1o"),
+        MLP_irreps=o3.Irreps("8x0e"),
+        atomic_energies=np.full(len(numbers), -3.0),
+        avg_num_neighbors=20.0,
+        atomic_numbers=numbers,
+        correlation=2,
+        gate=torch.nn.functional.silu,
+        atomic_inter_scale=1.0,
+        atomic_inter_shift=0.0,
+    ).to(torch.float64)
+    path = Path(path)
+    torch.save(model, path)
+    return path
