@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,7 +123,7 @@ def evaluate_here(
             mininterval=1.0,
         )
     try:
-        raw = predictor.predict(structures, progress=bar.update if bar else None)
+        raw = predictor.predict(structures, progress=_updater(bar))
     except ModelError:
         raise
     except Exception as exc:
@@ -151,6 +151,17 @@ def evaluate_here(
         load_seconds=loaded - start,
         eval_seconds=time.perf_counter() - loaded,
     )
+
+
+def _updater(bar: Any) -> Callable[[int], None] | None:
+    """tqdm's update as a progress callback (None without a bar)."""
+    if bar is None:
+        return None
+
+    def update(n: int) -> None:
+        bar.update(n)
+
+    return update
 
 
 def _evaluate_elsewhere(

@@ -1,0 +1,61 @@
+# softbench: two commands on a fresh machine.
+#   make demo   install, then run force parity of three uMLIPs on real DFT data
+#   make test   install (both environments), then the test suite
+#
+# The default environment (.venv, or the active virtualenv) holds the demo's
+# models (CHGNet, M3GNet, SevenNet). MACE pins e3nn==0.4.4, which SevenNet cannot
+# share, so it gets its own environment (.venv-mace); workflows reach it through
+# SOFTBENCH_ENV_MACE (see README, "Environments").
+
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+MACE_VENV := $(CURDIR)/.venv-mace
+
+ifdef VIRTUAL_ENV
+VENV := $(VIRTUAL_ENV)
+else
+VENV := $(CURDIR)/.venv
+endif
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.softbench-installed
+MACE_STAMP := $(MACE_VENV)/.softbench-installed
+
+export SOFTBENCH_SHARED ?= $(abspath $(CURDIR)/../shared)
+export SOFTBENCH_ENV_MACE := $(MACE_VENV)/bin/python
+
+.PHONY: install install-mace demo test lint benchmark clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH)   # first: the CPU wheel, not CUDA builds
+	$(PY) -m pip install --quiet -e ".[models,fireworks,dev]"
+	touch $@
+
+install-mace: $(MACE_STAMP)
+
+$(MACE_STAMP): pyproject.toml
+	test -x $(MACE_VENV)/bin/python || $(PYTHON) -m venv $(MACE_VENV)
+	$(MACE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MACE_VENV)/bin/python -m pip install --quiet $(TORCH)
+	$(MACE_VENV)/bin/python -m pip install --quiet -e ".[mace,dev]"
+	touch $@
+
+demo: install
+	$(VENV)/bin/softbench demo
+
+test: install install-mace
+	$(PY) -m pytest
+	$(MACE_VENV)/bin/python -m pytest tests/test_mace.py
+
+lint: install
+	$(VENV)/bin/ruff check softbench tests benchmarks
+	$(VENV)/bin/mypy softbench
+
+benchmark: install
+	$(PY) benchmarks/static_throughput.py
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache softbench-output softbench-report
