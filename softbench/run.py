@@ -71,7 +71,9 @@ def run_builder(builder: Builder, chunk_size: int = 100) -> None:
 # Build steps, run in order by ``softbench build``: "module:function" taking
 # (stores, task=None) and returning {builder name: items processed}. A task adds
 # its builder here (softening first: later steps may read softening documents).
-BUILD_STEPS: list[str] = ["softbench.run:build_softening"]
+BUILD_STEPS: list[str] = [
+    "softbench.run:build_softening",
+]
 
 
 def build_all(stores: SoftbenchStores, task: str | None = None) -> dict[str, int]:

@@ -7,9 +7,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from softbench.cli import build, forces, models, query
+from softbench.cli import build, forces, high_energy, models, query
 
-TASK_MODULES: list[Any] = [forces]
+TASK_MODULES: list[Any] = [forces, high_energy]
 
 
 def _parser() -> argparse.ArgumentParser:

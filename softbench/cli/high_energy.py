@@ -1,0 +1,247 @@
+"""``softbench run high-energy``: softening on MD-sampled high-energy states.
+
+Per material: (VASP MPRelaxSet relaxation) -> NVT MD with a uMLIP -> frames, some
+strained -> VASP MPStaticSet static per frame -> reference -> model force parity.
+Runs locally with jobflow; VASP jobs need VASP (atomate2's ``VASP_CMD``) and
+POTCARs (pymatgen's ``PMG_VASP_PSP_DIR``). ``--no-dft`` samples frames only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from softbench.cli.common import add_model_options, add_store_option, open_cli_stores, split
+
+TASK = "high-energy"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand."""
+    parser = sub.add_parser(
+        "high-energy",
+        help="softening on MD-sampled high-energy states (uMLIP MD + VASP statics)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--structures",
+        required=True,
+        help="structure file (CIF, POSCAR, ...), folder of them, JSON list of "
+        "{material_id, structure} records, or a data set name (wbm-equilibrium)",
+    )
+    parser.add_argument("--materials", default=None, help="comma-separated material ids")
+    parser.add_argument("--sample", type=int, default=None, help="random subset of N materials")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    parser.add_argument(
+        "--md-seed",
+        type=int,
+        default=0,
+        help="seed of the MD velocities and of the strained frames",
+    )
+    parser.add_argument("--md-model", default="chgnet-0.3.0", help="registry model driving MD")
+    parser.add_argument("--md-steps", type=int, default=10000, help="MD steps (default 10000)")
+    parser.add_argument("--time-step", type=float, default=2.0, help="MD time step, fs")
+    parser.add_argument("--temperature", type=float, default=1000.0, help="NVT temperature, K")
+    parser.add_argument("--frames", type=int, default=10, help="frames per material")
+    parser.add_argument("--strained", type=int, default=4, help="frames strained (+/- half each)")
+    parser.add_argument("--strain", type=float, default=0.03, help="strain fraction (0.03 = 3%%)")
+    parser.add_argument(
+        "--equilibration", type=float, default=0.2, help="fraction of the MD not sampled"
+    )
+    parser.add_argument(
+        "--no-relax", action="store_true", help="start MD from the input structure (no VASP relax)"
+    )
+    parser.add_argument(
+        "--no-dft",
+        action="store_true",
+        help="sample frames only (implies --no-relax): store them and write them to --frames-dir",
+    )
+    parser.add_argument(
+        "--frames-dir",
+        default="high-energy-frames",
+        help="with --no-dft: folder for <material>/<frame>.vasp files and frames.json",
+    )
+    parser.add_argument("--label", default=None, help="reference label (default vasp:MPStaticSet)")
+    parser.add_argument(
+        "--work-dir", default="softbench-runs", help="folder for the job directories (VASP runs)"
+    )
+    manager = parser.add_mutually_exclusive_group()
+    manager.add_argument(
+        "--run-local",
+        action="store_true",
+        default=True,
+        help="run the flow here with jobflow (default; FireWorks submission is not there yet)",
+    )
+    manager.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
+    parser.add_argument(
+        "--rerun", action="store_true", help="re-evaluate models even where predictions exist"
+    )
+    parser.add_argument("--no-build", action="store_true", help="skip the builders")
+    add_model_options(parser, default="chgnet-0.3.0")
+    add_store_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def vasp_problem() -> str | None:
+    """Why VASP jobs cannot run here (no VASP executable or POTCARs), or None."""
+    from atomate2 import SETTINGS as ATOMATE2
+    from pymatgen.core import SETTINGS as PMG
+
+    cmd = str(ATOMATE2.VASP_CMD)
+    words = shlex.split(cmd) or [""]
+    binaries = [w for w in words if "vasp" in Path(w).name.lower()] or words[:1]
+    missing = [b for b in binaries if shutil.which(b) is None]
+    if missing:
+        return (
+            f"VASP is not configured: atomate2's VASP_CMD is {cmd!r} and "
+            f"{', '.join(missing)} is not found on PATH. Set VASP_CMD in ~/.atomate2.yaml "
+            "(or ATOMATE2_VASP_CMD), or run with --no-dft to sample frames only"
+        )
+    psp = PMG.get("PMG_VASP_PSP_DIR")
+    if not psp or not Path(str(psp)).expanduser().is_dir():
+        return (
+            "VASP POTCARs are not configured: set PMG_VASP_PSP_DIR in ~/.config/.pmgrc.yaml "
+            "(pymatgen) to the POTCAR folder"
+        )
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan, check VASP, run, build and print the softening results."""
+    from softbench.ingest.structures import read_structures
+    from softbench.models import get_models
+    from softbench.schemas.high_energy import HighEnergySampling
+    from softbench.workflows.high_energy import high_energy_flow, reusable, sampling_keys
+    from softbench.workflows.reuse import existing_predictions
+
+    models = get_models(args.models)
+    structures = read_structures(args.structures, split(args.materials), args.sample, args.seed)
+    dft = not args.no_dft
+    try:
+        sampling = HighEnergySampling(
+            md_model=args.md_model,
+            temperature=args.temperature,
+            n_steps=args.md_steps,
+            time_step=args.time_step,
+            n_frames=args.frames,
+            n_strained=args.strained,
+            strain=args.strain,
+            equilibration=args.equilibration,
+            seed=args.md_seed,
+            relax=dft and not args.no_relax,
+        )
+    except ValueError as exc:
+        print(f"softbench: error: {exc}", file=sys.stderr)
+        return 2
+    label = args.label or "vasp:MPStaticSet"
+    stores = open_cli_stores(args)
+    refs, frames = reusable(stores.jobs, sampling_keys(structures, sampling), label)
+    skip = (
+        set() if args.rerun else existing_predictions(stores.jobs, refs, [m.name for m in models])
+    )
+    flow, plan = high_energy_flow(
+        structures,
+        models if dft else [],
+        sampling,
+        dft=dft,
+        label=label,
+        existing_references=refs if dft else {},
+        existing_frames=frames,
+        skip=skip,
+        device=args.device,
+    )
+    _print_plan(structures, sampling, plan, dft, label, stores.spec)
+    if args.dry_run:
+        return 0
+    if plan.counts.get("dft static") or plan.counts.get("relax"):
+        problem = vasp_problem()
+        if problem:
+            print(f"softbench: error: {problem}", file=sys.stderr)
+            return 2
+    if flow.jobs:
+        from softbench.run import run_flow
+
+        work = Path(args.work_dir).expanduser().resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        run_flow(flow, stores, root_dir=work, create_folders=True)
+    if not dft:
+        written = write_frames(stores, plan.frames_uuid, Path(args.frames_dir))
+        print(f"softbench: wrote {written} frame(s) to {args.frames_dir}", file=sys.stderr)
+        return 0
+    if args.no_build:
+        return 0
+    return _report(stores, structures, models, label)
+
+
+def _print_plan(
+    structures: dict[str, Any], sampling: Any, plan: Any, dft: bool, label: str, store: str
+) -> None:
+    n = len(structures)
+    jobs = ", ".join(f"{v} {k}" for k, v in plan.counts.items()) or "none"
+    print(
+        f"softbench: high-energy states for {n} material(s): "
+        f"{', '.join(list(structures)[:8])}{' ...' if n > 8 else ''}\n"
+        f"  sampling: {sampling.describe()}\n"
+        f"  frames at MD steps {sampling.frame_steps()}\n"
+        f"  reference: {label if dft else 'none (--no-dft: frames only)'}\n"
+        f"  reused from the store: {len(plan.reused_references)} reference(s), "
+        f"{len(plan.reused_frames)} frame set(s)\n"
+        f"  jobs to run: {jobs}\n"
+        f"  store: {store}",
+        file=sys.stderr,
+    )
+
+
+def write_frames(stores: Any, frames_uuid: dict[str, str], folder: Path) -> int:
+    """Write stored frames as ``<folder>/<material>/<frame>.vasp`` plus ``frames.json``."""
+    import json
+
+    from softbench.builders.pairing import load_output
+    from softbench.schemas.high_energy import HighEnergyFramesDocument
+
+    written = 0
+    for mid, uuid in frames_uuid.items():
+        try:
+            doc = HighEnergyFramesDocument.model_validate(load_output(stores.jobs, uuid))
+        except KeyError:
+            print(f"softbench: no frames for {mid} (MD or sampling failed)", file=sys.stderr)
+            continue
+        target = folder / mid
+        target.mkdir(parents=True, exist_ok=True)
+        meta = []
+        for frame in doc.frames:
+            frame.structure.to(
+                filename=str(target / f"{frame.configuration_id}.vasp"), fmt="poscar"
+            )
+            meta.append(frame.model_dump(mode="json", exclude={"structure"}))
+            written += 1
+        info = {"material_id": mid, "sampling": doc.sampling.model_dump(), "frames": meta}
+        (target / "frames.json").write_text(json.dumps(info, indent=1))
+    return written
+
+
+def _report(stores: Any, structures: dict[str, Any], models: list[Any], label: str) -> int:
+    from softbench.query import fetch, render
+    from softbench.run import build_all
+
+    counts = build_all(stores, task=TASK)
+    print(f"softbench: built {counts}", file=sys.stderr)
+    ids = ",".join(structures)
+    names = ",".join(m.name for m in models)
+    docs = fetch(stores, "softening", task=TASK, model=names, material=ids, reference=label)
+    print(render(docs, "softening"))
+    print()
+    print(render(fetch(stores, "summary", task=TASK, model=names, reference=label), "summary"))
+    failed = [d for d in docs if d["state"] != "successful"]
+    if failed:
+        print(
+            f"\nsoftbench: {len(failed)} of {len(docs)} (material, model) pairs have no "
+            "result; reasons are in the 'reason' column",
+            file=sys.stderr,
+        )
+    return 0
