@@ -73,6 +73,7 @@ def run_builder(builder: Builder, chunk_size: int = 100) -> None:
 # its builder here (softening first: later steps may read softening documents).
 BUILD_STEPS: list[str] = [
     "softbench.run:build_softening",
+    "softbench.builders.phonons:build_phonons",
 ]
 
 

@@ -7,9 +7,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from softbench.cli import build, forces, high_energy, models, query
+from softbench.cli import build, forces, high_energy, models, phonons, query, report
 
-TASK_MODULES: list[Any] = [forces, high_energy]
+TASK_MODULES: list[Any] = [forces, high_energy, phonons]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
         module.register(run_sub)
     build.register(sub)
     query.register(sub)
+    report.register(sub)
     return parser
 
 

@@ -1,0 +1,457 @@
+"""Phonon builders: model vs DFT phonons per (material, model, mode), and summaries.
+
+Both modes rebuild force constants with phonopy from stored documents only (the
+reference's phonopy metadata + forces), never from the source files. Incremental:
+an item is processed only when its (prediction, reference) pair is new, so adding a
+model processes just that model; documents are upserted by key. DFT phonons are
+computed once per reference and builder run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from jobflow import JobStore
+from maggma.core import Builder, Store
+
+from softbench.analysis.phonons import (
+    IMAGINARY_TOL_THZ,
+    BandPath,
+    PhononProperties,
+    band_distances,
+    band_path,
+    build_phonopy,
+    compare,
+    n_displacements,
+    phonon_properties,
+    produce_force_constants,
+)
+from softbench.builders.pairing import (
+    load_output,
+    newest_predictions,
+    newest_references,
+    pair_configurations,
+)
+from softbench.builders.softening import softening_key
+from softbench.makers.phonons import PHONOPY_KEY
+from softbench.schemas.phonons import (
+    PHONON_TASKS,
+    PhononBandsDocument,
+    PhononDocument,
+    PhononSummaryDocument,
+    RelaxedPhononTaskDocument,
+)
+from softbench.schemas.prediction import PredictionTaskDocument
+from softbench.schemas.reference import ReferenceTaskDocument
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_TASK = PHONON_TASKS["fixed"]  # relaxed mode compares to the same DFT documents
+
+
+def phonon_key(task: str, material_id: str, model: str, reference: str) -> str:
+    """Unique key of a phonon document (same layout as softening keys)."""
+    return softening_key(task, material_id, model, reference)
+
+
+def modes_for(task: str | None) -> list[str]:
+    """Modes a ``--task`` filter selects (None or 'phonons': both)."""
+    if task in (None, "phonons"):
+        return list(PHONON_TASKS)
+    return [mode for mode, name in PHONON_TASKS.items() if name == task]
+
+
+@dataclass
+class DftPhonons:
+    """DFT phonons of one reference document, shared by all models."""
+
+    properties: PhononProperties
+    path: BandPath
+    distances: list[np.ndarray]
+    meta: dict[str, Any]
+
+
+class PhononBuilder(Builder):
+    """Force constants, frequencies and heat capacity of DFT and model; their ratios."""
+
+    def __init__(
+        self,
+        jobs: JobStore,
+        phonons: Store,
+        bands: Store,
+        softening: Store | None = None,
+        task: str | None = None,
+        **kwargs: Any,
+    ):
+        self.jobs = jobs
+        self.phonons = phonons
+        self.bands = bands
+        self.softening = softening
+        self.task = task
+        self.processed: list[str] = []
+        self._dft: dict[str, DftPhonons | str] = {}
+        sources: list[Store] = [jobs] + ([softening] if softening is not None else [])
+        super().__init__(sources=sources, targets=[phonons, bands], **kwargs)
+
+    def get_items(self) -> Iterator[dict[str, Any]]:
+        """(mode, prediction, reference) triples not built yet with these documents."""
+        modes = modes_for(self.task)
+        if not modes:
+            return
+        done = {
+            d["key"]: (d.get("prediction_uuid"), d.get("reference_uuid"))
+            for d in self.phonons.query({}, properties=["key", "prediction_uuid", "reference_uuid"])
+        }
+        refs = newest_references(self.jobs, task=REFERENCE_TASK)
+        candidates: list[tuple[str, str, str, str, str, str | None]] = []
+        if "fixed" in modes:
+            for (task, mid, label, model), pred in newest_predictions(
+                self.jobs, task=REFERENCE_TASK
+            ).items():
+                ref = refs.get((task, mid, label))
+                candidates.append(
+                    ("fixed", mid, label, model, pred.uuid, ref.uuid if ref else None)
+                )
+        if "relaxed" in modes:
+            for (mid, label, model), (uuid, ref_uuid) in newest_relaxed(self.jobs).items():
+                ref = refs.get((REFERENCE_TASK, mid, label))
+                candidates.append(
+                    ("relaxed", mid, label, model, uuid, ref_uuid or (ref.uuid if ref else None))
+                )
+        for mode, mid, label, model, pred_uuid, ref_uuid in candidates:
+            key = phonon_key(PHONON_TASKS[mode], mid, model, label)
+            if done.get(key) == (pred_uuid, ref_uuid):
+                continue
+            yield {
+                "key": key,
+                "mode": mode,
+                "prediction_uuid": pred_uuid,
+                "reference_uuid": ref_uuid,
+            }
+
+    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Build the phonon (and band) document of one item; failures become documents."""
+        ref = None
+        if item["reference_uuid"]:
+            ref = ReferenceTaskDocument.model_validate(
+                load_output(self.jobs, item["reference_uuid"])
+            )
+        output = load_output(self.jobs, item["prediction_uuid"])
+        if item["mode"] == "fixed":
+            pred = PredictionTaskDocument.model_validate(output)
+            doc, bands = self._fixed(pred, ref, item)
+        else:
+            relaxed = RelaxedPhononTaskDocument.model_validate(output)
+            doc, bands = self._relaxed(relaxed, ref, item)
+        self.processed.append(doc.key)
+        return {
+            "phonon": doc.model_dump(mode="python"),
+            "bands": None if bands is None else bands.model_dump(mode="python"),
+        }
+
+    def update_targets(self, items: list[dict[str, Any]]) -> None:
+        """Upsert by key."""
+        docs = [i["phonon"] for i in items]
+        bands = [i["bands"] for i in items if i["bands"] is not None]
+        if docs:
+            self.phonons.update(docs, key="key")
+        if bands:
+            self.bands.update(bands, key="key")
+
+    # -- per mode ---------------------------------------------------------------
+
+    def _fixed(
+        self, pred: PredictionTaskDocument, ref: ReferenceTaskDocument | None, item: dict[str, Any]
+    ) -> tuple[PhononDocument, PhononBandsDocument | None]:
+        doc = _new_doc(item, pred.material_id, pred.formula, pred.model.name, pred.reference)
+        doc.model_provenance = pred.model
+        self._add_softening(doc)
+        problem = _reference_problem(ref, pred.task, pred.material_id, pred.reference)
+        if problem:
+            return _fail(doc, *problem), None
+        assert ref is not None
+        if pred.state != "successful":
+            return _fail(doc, "failed", pred.error or "model evaluation failed"), None
+        paired = pair_configurations(ref, pred)
+        meta = ref.dft_settings[PHONOPY_KEY]
+        if paired.excluded or len(paired.model_forces) != n_displacements(meta):
+            reasons = sorted(set(paired.excluded.values())) or ["displacement count differs"]
+            return _fail(
+                doc, "failed", "incomplete displacement forces: " + "; ".join(reasons)
+            ), None
+        order = _displacement_order(ref, paired.configuration_ids)
+        forces = [paired.model_forces[i] for i in order]
+        return self._compare(doc, ref, meta, forces)
+
+    def _relaxed(
+        self,
+        relaxed: RelaxedPhononTaskDocument,
+        ref: ReferenceTaskDocument | None,
+        item: dict[str, Any],
+    ) -> tuple[PhononDocument, PhononBandsDocument | None]:
+        doc = _new_doc(
+            item, relaxed.material_id, relaxed.formula, relaxed.model.name, relaxed.reference
+        )
+        doc.model_provenance = relaxed.model
+        doc.relaxation = relaxed.relaxation
+        doc.warnings = list(relaxed.warnings)
+        problem = _reference_problem(ref, REFERENCE_TASK, relaxed.material_id, relaxed.reference)
+        if problem:
+            return _fail(doc, *problem), None
+        assert ref is not None
+        if relaxed.state != "successful":
+            return _fail(doc, "failed", relaxed.error or "relaxed-mode job failed"), None
+        meta = relaxed.phonopy
+        confs = sorted(relaxed.configurations, key=lambda c: c.metadata["displacement_index"])
+        if len(confs) != n_displacements(meta):
+            return _fail(doc, "failed", "incomplete displacement forces"), None
+        return self._compare(doc, ref, meta, [c.forces for c in confs])
+
+    def _compare(
+        self,
+        doc: PhononDocument,
+        ref: ReferenceTaskDocument,
+        model_meta: dict[str, Any],
+        model_forces: list[Any],
+    ) -> tuple[PhononDocument, PhononBandsDocument | None]:
+        try:
+            dft = self._dft_phonons(doc.reference_uuid or "", ref)
+            ph = produce_force_constants(build_phonopy(model_meta), model_forces)
+            model = phonon_properties(ph, dft.path, dft.properties.mesh)
+            metrics = compare(dft.properties, model, ph)
+        except Exception as exc:  # phonopy problems are per-material results
+            return _fail(
+                doc, "failed", f"phonon calculation failed: {type(exc).__name__}: {exc}"
+            ), None
+        d, m = dft.properties, model
+        doc.n_displacements = n_displacements(model_meta)
+        doc.max_freq_ratio = metrics.max_freq_ratio
+        doc.mean_freq_ratio = metrics.mean_freq_ratio
+        doc.freq_mae_thz = metrics.freq_mae
+        doc.band_mae_thz = metrics.band_mae
+        doc.dft_max_freq_thz, doc.model_max_freq_thz = d.max_frequency, m.max_frequency
+        doc.dft_mean_freq_thz, doc.model_mean_freq_thz = d.mean_frequency, m.mean_frequency
+        doc.dft_min_freq_thz, doc.model_min_freq_thz = d.min_frequency, m.min_frequency
+        doc.dft_imaginary, doc.model_imaginary = d.has_imaginary_modes, m.has_imaginary_modes
+        doc.dft_heat_capacity, doc.model_heat_capacity = d.heat_capacity, m.heat_capacity
+        doc.mesh = list(d.mesh)
+        doc.temperature_k = d.temperature
+        doc.imaginary_tol_thz = IMAGINARY_TOL_THZ
+        doc.band_path_scheme = dft.path.scheme
+        if m.has_imaginary_modes:
+            doc.warnings.append(f"model has imaginary modes (min {m.min_frequency:.3f} THz)")
+        if d.has_imaginary_modes:
+            doc.warnings.append(f"DFT has imaginary modes (min {d.min_frequency:.3f} THz)")
+        bands = PhononBandsDocument(
+            key=doc.key,
+            task=doc.task,
+            mode=doc.mode,
+            material_id=doc.material_id,
+            formula=doc.formula,
+            model=doc.model,
+            reference=doc.reference,
+            labels=[list(p) for p in dft.path.labels],
+            distances=[x.tolist() for x in dft.distances],
+            dft_frequencies=[f.tolist() for f in d.band_frequencies],
+            model_frequencies=[f.tolist() for f in m.band_frequencies],
+        )
+        return doc, bands
+
+    def _dft_phonons(self, uuid: str, ref: ReferenceTaskDocument) -> DftPhonons:
+        cached = self._dft.get(uuid)
+        if isinstance(cached, str):
+            raise ValueError(cached)
+        if cached is not None:
+            return cached
+        from pymatgen.io.phonopy import get_pmg_structure
+
+        try:
+            meta = ref.dft_settings[PHONOPY_KEY]
+            confs = sorted(ref.configurations, key=lambda c: c.metadata["displacement_index"])
+            ph = produce_force_constants(build_phonopy(meta), [c.forces for c in confs])
+            primitive = get_pmg_structure(ph.primitive)
+            path = band_path(primitive, symprec=max(meta["symprec"], 1e-3))
+            props = phonon_properties(ph, path)
+        except Exception as exc:
+            self._dft[uuid] = f"DFT phonons: {type(exc).__name__}: {exc}"
+            raise
+        result = DftPhonons(props, path, band_distances(primitive.lattice.matrix, path), meta)
+        self._dft[uuid] = result
+        return result
+
+    def _add_softening(self, doc: PhononDocument) -> None:
+        if self.softening is None:
+            return
+        key = softening_key(REFERENCE_TASK, doc.material_id, doc.model, doc.reference)
+        soft = self.softening.query_one({"key": key})
+        if soft and soft.get("state") == "successful":
+            doc.softening_scale = soft.get("softening_scale")
+            doc.force_mae = soft.get("force_mae")
+
+
+def newest_relaxed(jobs: JobStore) -> dict[tuple[str, str, str], tuple[str, str | None]]:
+    """(material, reference, model) -> (uuid, reference_uuid) of the newest relaxed doc."""
+    best: dict[tuple[str, str, str], tuple[str, str | None, str]] = {}
+    for d in jobs.query(
+        {"output.doc_type": "phonon-relaxed"},
+        properties=[
+            "uuid",
+            "output.material_id",
+            "output.reference",
+            "output.model.name",
+            "output.reference_uuid",
+            "output.created_at",
+        ],
+    ):
+        o = d["output"]
+        key = (o["material_id"], o["reference"], o["model"]["name"])
+        created = str(o.get("created_at"))
+        if key not in best or created > best[key][2]:
+            best[key] = (d["uuid"], o.get("reference_uuid"), created)
+    return {k: (v[0], v[1]) for k, v in best.items()}
+
+
+def _new_doc(
+    item: dict[str, Any], mid: str, formula: str | None, model: str, reference: str
+) -> PhononDocument:
+    return PhononDocument(
+        key=item["key"],
+        task=PHONON_TASKS[item["mode"]],
+        mode=item["mode"],
+        material_id=mid,
+        formula=formula,
+        model=model,
+        reference=reference,
+        reference_uuid=item.get("reference_uuid"),
+        prediction_uuid=item.get("prediction_uuid"),
+    )
+
+
+def _reference_problem(
+    ref: ReferenceTaskDocument | None, task: str, mid: str, label: str
+) -> tuple[str, str] | None:
+    if ref is None:
+        return "failed", f"no reference document for ({task}, {mid}, {label})"
+    if ref.state != "successful":
+        return "unusable", f"reference unusable: {ref.reason}"
+    if PHONOPY_KEY not in ref.dft_settings:
+        return (
+            "failed",
+            "reference has no phonopy metadata (re-ingest with `softbench run phonons`)",
+        )
+    return None
+
+
+def _displacement_order(ref: ReferenceTaskDocument, ids: list[str]) -> list[int]:
+    index = {
+        c.configuration_id: c.metadata.get("displacement_index", i)
+        for i, c in enumerate(ref.configurations)
+    }
+    return sorted(range(len(ids)), key=lambda i: index[ids[i]])
+
+
+def _fail(doc: PhononDocument, state: str, reason: str) -> PhononDocument:
+    doc.state = state  # type: ignore[assignment]
+    doc.reason = reason
+    return doc
+
+
+class PhononSummaryBuilder(Builder):
+    """Per (mode, model, reference): fraction with ω_max ratio < 1, median ratio."""
+
+    def __init__(self, phonons: Store, summary: Store, **kwargs: Any):
+        self.phonons = phonons
+        self.summary = summary
+        self.processed: list[str] = []
+        super().__init__(sources=[phonons], targets=[summary], **kwargs)
+
+    def get_items(self) -> Iterable[list[dict[str, Any]]]:
+        """Groups with phonon documents newer than their summary."""
+        groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+        for d in self.phonons.query({}):
+            groups[(d["task"], d["model"], d["reference"])].append(d)
+        built = {
+            d["key"]: d["last_updated"]
+            for d in self.summary.query({}, properties=["key", "last_updated"])
+        }
+        for (task, model, ref), docs in groups.items():
+            key = f"{task}|{model}|{ref}"
+            newest = max(_naive(d["last_updated"]) for d in docs)
+            if key in built and _naive(built[key]) >= newest:
+                continue
+            yield docs
+
+    def process_item(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
+        """Aggregate one group."""
+        summary = summarize_phonons([PhononDocument.model_validate(d) for d in docs])
+        self.processed.append(summary.key)
+        return summary.model_dump(mode="python")
+
+    def update_targets(self, items: list[dict[str, Any]]) -> None:
+        """Upsert by key."""
+        if items:
+            self.summary.update(items, key="key")
+
+
+def summarize_phonons(docs: list[PhononDocument]) -> PhononSummaryDocument:
+    """Summary statistics over the phonon documents of one (mode, model, reference)."""
+    first = docs[0]
+    ok = [d for d in docs if d.state == "successful" and d.max_freq_ratio is not None]
+    ratios = np.array([d.max_freq_ratio for d in ok], dtype=float)
+    mean_ratios = np.array([d.mean_freq_ratio for d in ok], dtype=float)
+    maes = [d.freq_mae_thz for d in ok if d.freq_mae_thz is not None]
+    return PhononSummaryDocument(
+        key=f"{first.task}|{first.model}|{first.reference}",
+        task=first.task,
+        mode=first.mode,
+        model=first.model,
+        reference=first.reference,
+        n_materials=len(docs),
+        n_successful=len(ok),
+        n_failed=sum(d.state == "failed" for d in docs),
+        n_unusable=sum(d.state == "unusable" for d in docs),
+        failed_materials={d.material_id: d.reason or "" for d in docs if d.state == "failed"},
+        unusable_materials={d.material_id: d.reason or "" for d in docs if d.state == "unusable"},
+        fraction_softened=float((ratios < 1).mean()) if ok else None,
+        median_max_freq_ratio=float(np.median(ratios)) if ok else None,
+        mean_max_freq_ratio=float(ratios.mean()) if ok else None,
+        median_mean_freq_ratio=float(np.median(mean_ratios)) if ok else None,
+        mean_freq_mae_thz=float(np.mean(maes)) if maes else None,
+        n_model_imaginary=sum(bool(d.model_imaginary) for d in ok),
+        n_dft_imaginary=sum(bool(d.dft_imaginary) for d in ok),
+    )
+
+
+def _naive(value: Any) -> Any:
+    return (
+        value.replace(tzinfo=None)
+        if hasattr(value, "replace") and hasattr(value, "tzinfo")
+        else value
+    )
+
+
+PHONONS = "phonons"
+PHONON_SUMMARY = "phonon_summary"
+PHONON_BANDS = "phonon_bands"
+
+
+def build_phonons(stores: Any, task: str | None = None) -> dict[str, int]:
+    """Build step (``run.BUILD_STEPS``): phonon documents, then their summaries."""
+    from softbench.run import SOFTENING, run_builder
+
+    builder = PhononBuilder(
+        stores.jobs,
+        stores.collection(PHONONS),
+        stores.collection(PHONON_BANDS),
+        softening=stores.collection(SOFTENING),
+        task=task,
+    )
+    run_builder(builder)
+    summary = PhononSummaryBuilder(stores.collection(PHONONS), stores.collection(PHONON_SUMMARY))
+    run_builder(summary)
+    return {"phonons": len(builder.processed), "phonon_summary": len(summary.processed)}

@@ -1,0 +1,139 @@
+"""Phonon flow: ingest (or reuse) DFT phonons, then fixed- and/or relaxed-mode model jobs.
+
+Per (material, model): fixed mode is one batched :class:`ModelForcesMaker` job on
+the reference's displaced supercells (task ``phonons-fixed``, so force parity comes
+from the SofteningBuilder); relaxed mode is one :class:`RelaxedPhononMaker` job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from jobflow import Flow, Job, JobStore, OutputReference
+
+from softbench.ingest import SourceItem
+from softbench.makers.phonons import (
+    PHONOPY_KEY,
+    RELAX_FMAX,
+    RELAX_STEPS,
+    PhononReferenceMaker,
+    RelaxedPhononMaker,
+)
+from softbench.models import ModelSpec
+from softbench.schemas.phonons import PHONON_TASKS
+from softbench.workflows.forces import model_job
+from softbench.workflows.reuse import existing_predictions, reusable_references
+
+MODES = ("fixed", "relaxed")
+
+
+def relaxed_job(
+    spec: ModelSpec,
+    reference: OutputReference | dict[str, Any],
+    reference_uuid: str | None,
+    material_id: str,
+    device: str | None = None,
+    fmax: float = RELAX_FMAX,
+    max_steps: int = RELAX_STEPS,
+) -> Job:
+    """A relaxed-mode job named after material and model, routed to the model's env."""
+    maker = RelaxedPhononMaker(
+        name=f"{spec.name} phonons-relaxed {material_id}",
+        model=spec.name,
+        fmax=fmax,
+        max_steps=max_steps,
+        device=device,
+    )
+    job = maker.make(reference, reference_uuid=reference_uuid)
+    job.update_config({"manager_config": {"_category": spec.environment}})
+    job.metadata.update(
+        {
+            "softbench": {
+                "task": PHONON_TASKS["relaxed"],
+                "material_id": material_id,
+                "model": spec.name,
+            }
+        }
+    )
+    return job
+
+
+def phonon_flow(
+    items: Sequence[SourceItem],
+    models: Sequence[ModelSpec],
+    label: str,
+    modes: Sequence[str] = MODES,
+    settings: dict[str, Any] | None = None,
+    existing_references: dict[str, str] | None = None,
+    skip: set[tuple[str, str, str]] | None = None,
+    device: str | None = None,
+    fmax: float = RELAX_FMAX,
+    max_steps: int = RELAX_STEPS,
+) -> Flow:
+    """Build the flow; ``skip`` holds (mode, material, model) already done."""
+    existing_references = existing_references or {}
+    skip = skip or set()
+    jobs: list[Job | Flow] = []
+    task = PHONON_TASKS["fixed"]
+    for item in items:
+        mid = item.material_id
+        if mid in existing_references:
+            ref_uuid = existing_references[mid]
+            ref_output: OutputReference = OutputReference(ref_uuid)
+        else:
+            maker = PhononReferenceMaker(
+                name=f"ingest phonons {mid}", task=task, label=label, settings=settings or {}
+            )
+            ingest = maker.make(asdict(item))
+            ingest.metadata.update({"softbench": {"task": task, "material_id": mid}})
+            jobs.append(ingest)
+            ref_uuid, ref_output = ingest.uuid, ingest.output
+        for spec in models:
+            if "fixed" in modes and ("fixed", mid, spec.name) not in skip:
+                jobs.append(model_job(spec, ref_output, ref_uuid, mid, device, task))
+            if "relaxed" in modes and ("relaxed", mid, spec.name) not in skip:
+                jobs.append(relaxed_job(spec, ref_output, ref_uuid, mid, device, fmax, max_steps))
+    return Flow(jobs, name="softbench phonons")
+
+
+def reusable_phonon_references(
+    jobs: JobStore, label: str, items: Sequence[SourceItem]
+) -> dict[str, str]:
+    """Stored references of identical data that carry the phonopy metadata."""
+    found = reusable_references(jobs, PHONON_TASKS["fixed"], label, items)
+    if not found:
+        return {}
+    with_meta = {
+        d["uuid"]
+        for d in jobs.query(
+            {
+                "uuid": {"$in": list(found.values())},
+                f"output.dft_settings.{PHONOPY_KEY}": {"$exists": True},
+            },
+            properties=["uuid"],
+        )
+    }
+    return {mid: uuid for mid, uuid in found.items() if uuid in with_meta}
+
+
+def existing_phonon_work(
+    jobs: JobStore, reference_uuids: dict[str, str], models: Sequence[str]
+) -> set[tuple[str, str, str]]:
+    """(mode, material, model) with a successful result on the given references."""
+    done = {("fixed", mid, m) for mid, m in existing_predictions(jobs, reference_uuids, models)}
+    if reference_uuids:
+        docs = jobs.query(
+            {
+                "output.doc_type": "phonon-relaxed",
+                "output.reference_uuid": {"$in": list(reference_uuids.values())},
+                "output.model.name": {"$in": list(models)},
+                "output.state": "successful",
+            },
+            properties=["output.material_id", "output.model.name"],
+        )
+        done |= {
+            ("relaxed", d["output"]["material_id"], d["output"]["model"]["name"]) for d in docs
+        }
+    return done
