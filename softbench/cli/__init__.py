@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from softbench.cli import build, forces, high_energy, models, phonons, query, report
+from softbench.cli import build, demo, forces, high_energy, models, phonons, query, report
 
 TASK_MODULES: list[Any] = [forces, high_energy, phonons]
 
@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     for module in TASK_MODULES:
         module.register(run_sub)
     build.register(sub)
+    demo.register(sub)
     query.register(sub)
     report.register(sub)
     return parser
