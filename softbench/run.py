@@ -74,6 +74,7 @@ def run_builder(builder: Builder, chunk_size: int = 100) -> None:
 BUILD_STEPS: list[str] = [
     "softbench.run:build_softening",
     "softbench.builders.phonons:build_phonons",
+    "softbench.builders.elastic:build_elastic",
 ]
 
 

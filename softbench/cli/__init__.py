@@ -7,9 +7,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from softbench.cli import build, demo, forces, high_energy, models, phonons, query, report
+from softbench.cli import build, demo, elastic, forces, high_energy, models, phonons, query, report
 
-TASK_MODULES: list[Any] = [forces, high_energy, phonons]
+TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic]
 
 
 def _parser() -> argparse.ArgumentParser:

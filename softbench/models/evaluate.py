@@ -154,7 +154,7 @@ def evaluate_here(
 
 
 def _updater(bar: Any) -> Callable[[int], None] | None:
-    """tqdm's update as a progress callback (None without a bar)."""
+    """Tqdm's update as a progress callback (None without a bar)."""
     if bar is None:
         return None
 

@@ -1,0 +1,261 @@
+"""Elastic builders: pair model and DFT moduli per material, summarise per model.
+
+Both are incremental: only (prediction, reference) pairs that are new or changed
+are processed (``processed`` lists their keys), and documents are upserted by key.
+A prediction is paired with the reference it was computed from (its
+``reference_uuid``), else with the newest reference of the same material and label.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from jobflow import JobStore
+from maggma.core import Builder, Store
+
+from softbench.analysis.elastic import (
+    diagonal_ratios,
+    elastic_softening,
+    log_ratio_stats,
+    ratio,
+)
+from softbench.schemas.elastic import (
+    TASK,
+    ElasticPredictionDocument,
+    ElasticReferenceDocument,
+    ElasticSofteningDocument,
+    ElasticSummaryDocument,
+)
+
+if TYPE_CHECKING:
+    from softbench.stores import SoftbenchStores
+
+ELASTIC = "elastic"
+ELASTIC_SUMMARY = "elastic_summary"
+_FIELDS = ["uuid", "output.material_id", "output.reference", "output.created_at"]
+
+
+def elastic_key(material_id: str, model: str, reference: str) -> str:
+    """Unique key of an elastic softening document."""
+    return f"{TASK}|{material_id}|{model}|{reference}"
+
+
+class ElasticBuilder(Builder):
+    """Model against DFT moduli, one document per (material, model, reference)."""
+
+    def __init__(self, jobs: JobStore, elastic: Store, **kwargs: Any):
+        self.jobs = jobs
+        self.elastic = elastic
+        self.processed: list[str] = []
+        super().__init__(sources=[jobs], targets=[elastic], **kwargs)
+
+    def get_items(self) -> Iterator[dict[str, Any]]:
+        """Newest prediction per key whose pair has not been built yet."""
+        refs: dict[str, str] = {}
+        newest_ref: dict[tuple[str, str], tuple[str, str]] = {}
+        for d in self.jobs.query({"output.doc_type": "elastic_reference"}, properties=_FIELDS):
+            o = d["output"]
+            refs[d["uuid"]] = d["uuid"]
+            pair = (o["material_id"], o["reference"])
+            created = str(o.get("created_at"))
+            if pair not in newest_ref or created > newest_ref[pair][1]:
+                newest_ref[pair] = (d["uuid"], created)
+        preds: dict[str, tuple[str, str, str | None]] = {}
+        for d in self.jobs.query(
+            {"output.doc_type": "elastic_prediction"},
+            properties=[*_FIELDS, "output.model.name", "output.reference_uuid"],
+        ):
+            o = d["output"]
+            key = elastic_key(o["material_id"], o["model"]["name"], o["reference"])
+            created = str(o.get("created_at"))
+            ref_uuid = o.get("reference_uuid")
+            if ref_uuid not in refs:
+                ref_uuid = newest_ref.get((o["material_id"], o["reference"]), (None, ""))[0]
+            if key not in preds or created > preds[key][1]:
+                preds[key] = (d["uuid"], created, ref_uuid)
+        done = {
+            d["key"]: (d.get("prediction_uuid"), d.get("reference_uuid"))
+            for d in self.elastic.query({}, properties=["key", "prediction_uuid", "reference_uuid"])
+        }
+        for key, (pred_uuid, _, ref_uuid) in preds.items():
+            if done.get(key) != (pred_uuid, ref_uuid):
+                yield {"key": key, "prediction_uuid": pred_uuid, "reference_uuid": ref_uuid}
+
+    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Compare one prediction with its reference."""
+        pred = ElasticPredictionDocument.model_validate(_output(self.jobs, item["prediction_uuid"]))
+        ref = None
+        if item["reference_uuid"]:
+            ref = ElasticReferenceDocument.model_validate(
+                _output(self.jobs, item["reference_uuid"])
+            )
+        doc = compare(pred, ref, item)
+        self.processed.append(doc.key)
+        return doc.model_dump(mode="python")
+
+    def update_targets(self, items: list[dict[str, Any]]) -> None:
+        """Upsert by key."""
+        if items:
+            self.elastic.update(items, key="key")
+
+
+def _output(jobs: JobStore, uuid: str) -> dict[str, Any]:
+    doc = jobs.query_one({"uuid": uuid}, sort={"index": -1})
+    if doc is None:
+        raise KeyError(f"no job output with uuid {uuid}")
+    return doc["output"]
+
+
+def compare(
+    pred: ElasticPredictionDocument,
+    ref: ElasticReferenceDocument | None,
+    item: dict[str, Any],
+) -> ElasticSofteningDocument:
+    """Ratios, diagonal ratios and elastic softening of one prediction."""
+    doc = ElasticSofteningDocument(
+        key=item["key"],
+        material_id=pred.material_id,
+        formula=pred.formula or (ref.formula if ref else None),
+        model=pred.model.name,
+        model_provenance=pred.model,
+        reference=pred.reference,
+        reference_uuid=item.get("reference_uuid"),
+        prediction_uuid=item.get("prediction_uuid"),
+        n_atoms=pred.n_atoms,
+        volume_change=pred.volume_change,
+        relaxation_converged=pred.relaxation.converged if pred.relaxation else None,
+    )
+    if ref is not None:
+        doc.dft_k_vrh_gpa, doc.dft_g_vrh_gpa = ref.k_vrh, ref.g_vrh
+        doc.dft_elastic_tensor = ref.elastic_tensor
+        doc.dft_mechanically_stable = ref.mechanically_stable
+    if pred.state != "successful":
+        return _failed(doc, pred.error or "model elastic job failed")
+    doc.k_vrh_gpa, doc.g_vrh_gpa = pred.k_vrh, pred.g_vrh
+    doc.elastic_tensor = pred.elastic_tensor
+    doc.mechanically_stable = pred.mechanically_stable
+    if pred.eigenvalues:
+        doc.min_eigenvalue_gpa = min(pred.eigenvalues)
+    if ref is None:
+        return _failed(doc, f"no elastic reference for ({pred.material_id}, {pred.reference})")
+    if ref.state != "successful":
+        return _failed(doc, f"reference unusable: {ref.reason}")
+    doc.k_ratio = ratio(pred.k_vrh, ref.k_vrh)
+    doc.g_ratio = ratio(pred.g_vrh, ref.g_vrh)
+    diag = None
+    if ref.elastic_tensor is not None and pred.elastic_tensor is not None:
+        diag = diagonal_ratios(pred.elastic_tensor, ref.elastic_tensor)
+        doc.diagonal_ratios = diag
+    doc.elastic_softening, doc.softening_basis = elastic_softening(doc.k_ratio, doc.g_ratio, diag)
+    return doc
+
+
+def _failed(doc: ElasticSofteningDocument, reason: str) -> ElasticSofteningDocument:
+    doc.state, doc.reason = "failed", reason
+    return doc
+
+
+def used(doc: ElasticSofteningDocument) -> bool:
+    """Whether a document enters the statistics (successful, stable, both ratios)."""
+    return (
+        doc.state == "successful"
+        and doc.mechanically_stable is True
+        and doc.k_ratio is not None
+        and doc.g_ratio is not None
+    )
+
+
+class ElasticSummaryBuilder(Builder):
+    """Per (model, reference): medians, fractions softened, MAE, log-ratio spread."""
+
+    def __init__(self, elastic: Store, summary: Store, **kwargs: Any):
+        self.elastic = elastic
+        self.summary = summary
+        self.processed: list[str] = []
+        super().__init__(sources=[elastic], targets=[summary], **kwargs)
+
+    def get_items(self) -> Iterable[list[dict[str, Any]]]:
+        """Groups with documents newer than their summary."""
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for d in self.elastic.query({}):
+            groups[(d["model"], d["reference"])].append(d)
+        built = {
+            d["key"]: d["last_updated"]
+            for d in self.summary.query({}, properties=["key", "last_updated"])
+        }
+        for (model, ref), docs in groups.items():
+            key = f"{TASK}|{model}|{ref}"
+            newest = max(_naive(d["last_updated"]) for d in docs)
+            if key in built and _naive(built[key]) >= newest:
+                continue
+            yield docs
+
+    def process_item(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
+        """Aggregate one group."""
+        summary = summarize_elastic([ElasticSofteningDocument.model_validate(d) for d in docs])
+        self.processed.append(summary.key)
+        return summary.model_dump(mode="python")
+
+    def update_targets(self, items: list[dict[str, Any]]) -> None:
+        """Upsert by key."""
+        if items:
+            self.summary.update(items, key="key")
+
+
+def summarize_elastic(docs: list[ElasticSofteningDocument]) -> ElasticSummaryDocument:
+    """Statistics over stable tensors; failed and unstable ones are counted, not used."""
+    first = docs[0]
+    ok = [d for d in docs if d.state == "successful"]
+    unstable = [d for d in ok if d.mechanically_stable is not True]
+    good = [d for d in ok if used(d)]
+    k = np.array([d.k_ratio for d in good], dtype=float)
+    g = np.array([d.g_ratio for d in good], dtype=float)
+    soft = np.array([d.elastic_softening for d in good if d.elastic_softening is not None])
+    k_err = [abs(float(d.k_vrh_gpa) - float(d.dft_k_vrh_gpa)) for d in good]  # type: ignore[arg-type]
+    g_err = [abs(float(d.g_vrh_gpa) - float(d.dft_g_vrh_gpa)) for d in good]  # type: ignore[arg-type]
+    return ElasticSummaryDocument(
+        key=f"{TASK}|{first.model}|{first.reference}",
+        model=first.model,
+        reference=first.reference,
+        n_materials=len(docs),
+        n_successful=len(ok),
+        n_failed=len(docs) - len(ok),
+        n_unstable=len(unstable),
+        n_used=len(good),
+        n_unconverged=sum(1 for d in good if d.relaxation_converged is False),
+        failed_materials={d.material_id: d.reason or "" for d in docs if d.state != "successful"},
+        unstable_materials=sorted(d.material_id for d in unstable),
+        median_k_ratio=float(np.median(k)) if good else None,
+        median_g_ratio=float(np.median(g)) if good else None,
+        median_elastic_softening=float(np.median(soft)) if soft.size else None,
+        fraction_k_softened=float((k < 1).mean()) if good else None,
+        fraction_g_softened=float((g < 1).mean()) if good else None,
+        fraction_softened=float((soft < 1).mean()) if soft.size else None,
+        k_mae_gpa=float(np.mean(k_err)) if good else None,
+        g_mae_gpa=float(np.mean(g_err)) if good else None,
+        log10_k_ratio=log_ratio_stats(k.tolist()),
+        log10_g_ratio=log_ratio_stats(g.tolist()),
+    )
+
+
+def _naive(value: Any) -> Any:
+    return value.replace(tzinfo=None) if hasattr(value, "tzinfo") else value
+
+
+def build_elastic(stores: SoftbenchStores, task: str | None = None) -> dict[str, int]:
+    """Build step for ``softbench build`` (runs unless another task is asked for)."""
+    from softbench.run import run_builder
+
+    if task not in (None, TASK):
+        return {}
+    pair = ElasticBuilder(stores.jobs, stores.collection(ELASTIC))
+    run_builder(pair)
+    summary = ElasticSummaryBuilder(
+        stores.collection(ELASTIC), stores.collection(ELASTIC_SUMMARY)
+    )
+    run_builder(summary)
+    return {"elastic": len(pair.processed), "elastic_summary": len(summary.processed)}
+

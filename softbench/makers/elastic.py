@@ -1,0 +1,422 @@
+"""Elastic makers: DFT side (ingested file or atomate2 VASP ElasticMaker), model side.
+
+Model side (:class:`ModelElasticMaker`): one job per (material, model), the model
+loaded once per process. It relaxes cell and ions (BFGS on a FrechetCellFilter,
+ASE FixSymmetry, ``fmax`` 1e-3 eV/Å by default), builds atomate2's strain set on
+the relaxed cell (see :mod:`softbench.analysis.elastic`), evaluates every strained
+cell in one batched call, relaxes the ions of those cells that carry forces above
+``fmax`` at fixed cell (ISIF=2, as MP's DFT workflow does; cells whose ions sit
+on symmetry-fixed sites need no relaxation) and fits the tensor the way atomate2's
+``fit_elastic_tensor`` does.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from jobflow import Flow, Maker, job
+
+from softbench.analysis.elastic import (
+    FITTING_METHOD,
+    MP_STRAIN_MAGNITUDES,
+    SYMPREC,
+    ase_stress_to_gpa,
+    elastic_deformations,
+    fit_elastic_tensor,
+    moduli,
+)
+from softbench.ingest import SourceItem
+from softbench.makers.forces import safe_provenance
+from softbench.models import ModelError, get_model
+from softbench.schemas.elastic import (
+    ElasticPredictionDocument,
+    ElasticReferenceDocument,
+    RelaxationRecord,
+)
+
+if TYPE_CHECKING:
+    from ase.calculators.calculator import Calculator
+    from pymatgen.core import Structure
+
+STANDARDIZE_SYMPREC = 0.01  # Å, symmetry tolerance when standardising the input cell
+MAX_VOLUME_CHANGE = 0.5  # |V_relaxed / V_initial - 1| above this counts as a failed relaxation
+VASP_LABEL = "vasp:mp-pbe-elastic"
+
+
+@dataclass
+class IngestElasticReferenceMaker(Maker):
+    """Read one material's DFT structure and moduli (and tensor, if any) from a file."""
+
+    name: str = "ingest elastic reference"
+    label: str = "reference"
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @job
+    def make(self, item: SourceItem | dict[str, Any]) -> ElasticReferenceDocument:
+        """Ingest ``item``; unreadable data gives an 'unusable' document."""
+        from softbench.ingest.elastic import read
+
+        if isinstance(item, dict):
+            item = SourceItem(**item)
+        return read(item, self.label, self.settings)
+
+
+@dataclass
+class ModelElasticMaker(Maker):
+    """A model's elastic tensor for one material (see the module docstring).
+
+    ``fmax`` (eV/Å) is the convergence threshold of both relaxations; a relaxation
+    that hits its step limit is recorded as not converged, one that raises, gives
+    non-finite numbers or changes the volume by more than 50 % fails the document.
+    ``relax_deformed=False`` skips the fixed-cell ionic relaxations (clamped-ion
+    tensor; wrong for materials with internal degrees of freedom).
+    """
+
+    name: str = "model elastic"
+    model: str = "chgnet-0.3.0"
+    device: str | None = None
+    fmax: float = 1e-3
+    relax_steps: int = 500
+    relax_deformed: bool = True
+    deformed_steps: int = 200
+    fix_symmetry: bool = True
+    standardize: bool = True
+    strain_magnitudes: tuple[float, ...] = MP_STRAIN_MAGNITUDES
+    sym_reduce: bool = True
+    symprec: float = SYMPREC
+    fitting_method: str = FITTING_METHOD
+
+    @job
+    def make(
+        self,
+        reference: ElasticReferenceDocument | dict[str, Any],
+        reference_uuid: str | None = None,
+    ) -> ElasticPredictionDocument:
+        """Relax, strain, evaluate and fit."""
+        return predict_elastic(reference, self.model, reference_uuid, self.device, self.options())
+
+    def options(self) -> dict[str, Any]:
+        """The settings recorded with every document."""
+        return {
+            "fmax": self.fmax,
+            "relax_steps": self.relax_steps,
+            "relax_deformed": self.relax_deformed,
+            "deformed_steps": self.deformed_steps,
+            "fix_symmetry": self.fix_symmetry,
+            "standardize": self.standardize,
+            "optimizer": "BFGS",
+            "cell_filter": "FrechetCellFilter",
+            "strain_magnitudes": list(self.strain_magnitudes),
+            "sym_reduce": self.sym_reduce,
+            "symprec": self.symprec,
+            "fitting_method": self.fitting_method,
+        }
+
+
+def predict_elastic(
+    reference: ElasticReferenceDocument | dict[str, Any],
+    model: str,
+    reference_uuid: str | None = None,
+    device: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> ElasticPredictionDocument:
+    """The work of :class:`ModelElasticMaker`, callable without jobflow."""
+    from softbench.models.evaluate import load_predictor
+
+    opts = {**ModelElasticMaker().options(), **(options or {})}
+    ref = (
+        reference
+        if isinstance(reference, ElasticReferenceDocument)
+        else ElasticReferenceDocument.model_validate(reference)
+    )
+    spec = get_model(model)
+    doc = ElasticPredictionDocument(
+        material_id=ref.material_id,
+        formula=ref.formula,
+        reference=ref.reference,
+        reference_uuid=reference_uuid,
+        model=safe_provenance(spec),
+        settings=opts,
+    )
+    if ref.state != "successful" or ref.structure is None:
+        return _failed(doc, f"reference unusable: {ref.reason or 'no structure'}")
+    structure = standard_cell(ref.structure) if opts["standardize"] else ref.structure
+    doc.n_atoms = len(structure)
+    if not spec.package_installed():
+        return _failed(
+            doc,
+            f"elastic runs {spec.name}'s ASE calculator in this interpreter, but its "
+            f"package {spec.package!r} is missing: run this job in the "
+            f"{spec.environment!r} environment",
+        )
+    start = time.perf_counter()
+    try:
+        predictor = load_predictor(spec, device)
+        predictor.check_elements(structure, where=ref.material_id)
+        calc = predictor.calculator()
+    except (ModelError, NotImplementedError) as exc:
+        return _failed(doc, str(exc))
+    doc.model = safe_provenance(spec)
+    doc.device = predictor.device
+    loaded = time.perf_counter()
+    try:
+        relaxed, record, eq_stress = relax(
+            structure, calc, opts["fmax"], opts["relax_steps"], True, opts["fix_symmetry"]
+        )
+    except Exception as exc:  # any calculator or optimiser failure is per-material data
+        return _failed(doc, f"relaxation failed: {type(exc).__name__}: {exc}")
+    doc.relaxation = record
+    doc.relaxed_structure = relaxed
+    doc.volume_change = (relaxed.volume / len(relaxed)) / (structure.volume / len(structure)) - 1
+    doc.equilibrium_stress_gpa = eq_stress.tolist()
+    if abs(doc.volume_change) > MAX_VOLUME_CHANGE:
+        return _failed(doc, f"relaxation failed: volume changed by {doc.volume_change:+.0%}")
+    relaxed_at = time.perf_counter()
+    try:
+        stresses, records = strained_stresses(relaxed, predictor, calc, opts, doc)
+        tensor = fit_elastic_tensor(
+            relaxed,
+            doc.deformations,
+            stresses,
+            eq_stress_gpa=eq_stress,
+            symprec=opts["symprec"] if opts["sym_reduce"] else None,
+            method=opts["fitting_method"],
+        )
+        m = moduli(tensor.voigt)
+    except Exception as exc:  # a strained cell the model or the fit cannot handle
+        return _failed(doc, f"elastic tensor failed: {type(exc).__name__}: {exc}")
+    doc.stresses_gpa = [s.tolist() for s in stresses]
+    doc.deformation_relaxations = records
+    doc.elastic_tensor = np.asarray(tensor.voigt).tolist()
+    doc.k_voigt, doc.k_reuss, doc.k_vrh = m.k_voigt, m.k_reuss, m.k_vrh
+    doc.g_voigt, doc.g_reuss, doc.g_vrh = m.g_voigt, m.g_reuss, m.g_vrh
+    doc.eigenvalues = list(m.eigenvalues)
+    doc.mechanically_stable = m.stable
+    end = time.perf_counter()
+    doc.timing = {
+        "load_seconds": loaded - start,
+        "relax_seconds": relaxed_at - loaded,
+        "strain_seconds": end - relaxed_at,
+        "total_seconds": end - start,
+        "n_deformations": float(len(doc.deformations)),
+        "n_ionic_steps": float(
+            record.steps + sum(r.steps for r in records if r is not None)
+        ),
+    }
+    return doc
+
+
+def strained_stresses(
+    relaxed: Structure,
+    predictor: Any,
+    calc: Calculator,
+    opts: dict[str, Any],
+    doc: ElasticPredictionDocument,
+) -> tuple[list[np.ndarray], list[RelaxationRecord | None]]:
+    """Stresses (GPa) of the strained cells: one batched call, then ionic relaxations."""
+    deformations = elastic_deformations(
+        relaxed, opts["strain_magnitudes"], opts["sym_reduce"], opts["symprec"]
+    )
+    doc.deformations = [np.asarray(d).tolist() for d in deformations]
+    cells = [d.apply_to_structure(relaxed) for d in deformations]
+    preds = predictor.predict(cells)
+    stresses: list[np.ndarray] = []
+    records: list[RelaxationRecord | None] = []
+    for cell, pred in zip(cells, preds, strict=True):
+        pred.check_finite(predictor.spec.name, f"strained cell of {doc.material_id}")
+        max_force = float(np.linalg.norm(pred.forces, axis=1).max())
+        if opts["relax_deformed"] and max_force > opts["fmax"]:
+            _, record, stress = relax(
+                cell, calc, opts["fmax"], opts["deformed_steps"], False, opts["fix_symmetry"]
+            )
+            stresses.append(stress)
+            records.append(record)
+            continue
+        if pred.stress is None:
+            raise ValueError(f"model {predictor.spec.name} returned no stress")
+        stresses.append(ase_stress_to_gpa(pred.stress))
+        records.append(None)
+    return stresses, records
+
+
+def relax(
+    structure: Structure,
+    calc: Calculator,
+    fmax: float,
+    steps: int,
+    relax_cell: bool,
+    fix_symmetry: bool = True,
+) -> tuple[Structure, RelaxationRecord, np.ndarray]:
+    """Relax ions (and the cell) with BFGS; return structure, record and stress (GPa)."""
+    from ase.constraints import FixSymmetry
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import BFGS
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.calc = calc
+    if fix_symmetry:
+        atoms.set_constraint(FixSymmetry(atoms))
+    target: Any = FrechetCellFilter(atoms) if relax_cell else atoms
+    optimizer = BFGS(target, logfile=None)
+    converged = bool(optimizer.run(fmax=fmax, steps=steps))
+    forces = np.asarray(atoms.get_forces(), dtype=float)
+    stress = ase_stress_to_gpa(atoms.get_stress(voigt=False))
+    if not (np.isfinite(forces).all() and np.isfinite(stress).all()):
+        raise FloatingPointError("non-finite forces or stress during relaxation")
+    atoms.set_constraint()
+    record = RelaxationRecord(
+        converged=converged,
+        steps=int(optimizer.nsteps),
+        fmax=fmax,
+        max_force=float(np.linalg.norm(forces, axis=1).max()) if len(forces) else 0.0,
+        max_stress_gpa=float(np.abs(stress).max()) if relax_cell else None,
+    )
+    return AseAtomsAdaptor.get_structure(atoms), record, stress
+
+
+def standard_cell(structure: Structure, symprec: float = STANDARDIZE_SYMPREC) -> Structure:
+    """The primitive standard cell, in spglib's standard orientation.
+
+    Symmetry-equivalent strains then map onto each other, so fewer strained cells are
+    needed (fcc: 6, not 20). Tensors are compared in the IEEE frame, so the
+    orientation does not change any result.
+    """
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        return SpacegroupAnalyzer(structure, symprec=symprec).get_primitive_standard_structure()
+    except Exception:  # spglib failed: keep the cell as given
+        return structure
+
+
+def _failed(doc: ElasticPredictionDocument, reason: str) -> ElasticPredictionDocument:
+    doc.state, doc.error = "failed", reason
+    return doc
+
+
+# ---------------------------------------------------------------- DFT side (VASP)
+
+#: atomate2 ElasticMaker INCAR updates (tight relax / fixed-cell elastic relax)
+TIGHT_RELAX_INCAR = {
+    "IBRION": 2,
+    "ISIF": 3,
+    "ENCUT": 700,
+    "EDIFF": 1e-7,
+    "LAECHG": False,
+    "EDIFFG": -0.001,
+    "LREAL": False,
+    "NSW": 99,
+    "LCHARG": False,
+}
+ELASTIC_RELAX_INCAR = {**TIGHT_RELAX_INCAR, "ISIF": 2, "ALGO": "Normal"}
+KPOINTS_GRID_DENSITY = 7000  # k-points per reciprocal atom, as MP's elastic workflow
+
+
+def mp_vasp_elastic_maker(**kwargs: Any) -> Any:
+    """atomate2's VASP ElasticMaker with MP-compatible (PBE) settings.
+
+    atomate2's defaults use PBEsol (its base set); MP's elasticity data are PBE/PBE+U
+    with MP's POTCARs. This keeps atomate2's tight-relax and elastic-relax INCAR
+    updates and k-point density but builds them on pymatgen's ``MPRelaxSet``
+    (functional, +U values, POTCARs, magnetic moments of MP).
+    """
+    from atomate2.vasp.flows.core import DoubleRelaxMaker
+    from atomate2.vasp.flows.elastic import ElasticMaker
+    from atomate2.vasp.jobs.elastic import ElasticRelaxMaker
+    from atomate2.vasp.jobs.mp import MPGGARelaxMaker
+    from pymatgen.io.vasp.sets import MPRelaxSet
+
+    kpoints = {"grid_density": KPOINTS_GRID_DENSITY}
+    # atomate2's MP makers take pymatgen's MP sets as input set generators (its
+    # type hints name only its own generator class)
+    tight_set: Any = MPRelaxSet(
+        force_gamma=True, user_incar_settings=TIGHT_RELAX_INCAR, user_kpoints_settings=kpoints
+    )
+    elastic_set: Any = MPRelaxSet(
+        force_gamma=True, user_incar_settings=ELASTIC_RELAX_INCAR, user_kpoints_settings=kpoints
+    )
+    tight = MPGGARelaxMaker(name="MP GGA tight relax", input_set_generator=tight_set)
+    elastic = ElasticRelaxMaker(name="MP GGA elastic relax", input_set_generator=elastic_set)
+    double: Any = DoubleRelaxMaker.from_relax_maker(tight)
+    return ElasticMaker(
+        name="MP GGA elastic",
+        bulk_relax_maker=double,
+        elastic_relax_maker=elastic,
+        **kwargs,
+    )
+
+
+@dataclass
+class VaspElasticReferenceMaker(Maker):
+    """DFT reference by computation: MP-compatible atomate2 VASP ElasticMaker + conversion.
+
+    The flow's output is an :class:`ElasticReferenceDocument` (with the full tensor),
+    so model jobs and builders treat it like an ingested reference.
+    """
+
+    name: str = "vasp elastic reference"
+    label: str = VASP_LABEL
+    elastic_maker: Any = field(default_factory=mp_vasp_elastic_maker)
+
+    def make(self, structure: Structure, material_id: str) -> Flow:
+        """VASP elastic flow for one structure, then the reference document."""
+        dft = self.elastic_maker.make(structure)
+        convert = elastic_reference_from_vasp(
+            dft.output, material_id, self.label, vasp_settings(self.elastic_maker)
+        )
+        convert.name = f"elastic reference {material_id}"
+        return Flow([dft, convert], output=convert.output, name=f"{self.name} {material_id}")
+
+
+def vasp_settings(maker: Any) -> dict[str, Any]:
+    """What the VASP reference was computed with (recorded in the document)."""
+    gen = maker.elastic_relax_maker.input_set_generator
+    return {
+        "code": "VASP",
+        "workflow": "atomate2 ElasticMaker (MP-compatible: MPRelaxSet base)",
+        "input_set": type(gen).__name__,
+        "elastic_relax_incar": dict(getattr(gen, "user_incar_settings", {}) or {}),
+        "kpoints": dict(getattr(gen, "user_kpoints_settings", {}) or {}),
+    }
+
+
+@job
+def elastic_reference_from_vasp(
+    elastic_doc: Any, material_id: str, label: str, settings: dict[str, Any] | None = None
+) -> ElasticReferenceDocument:
+    """Turn atomate2's ElasticDocument into an elastic reference document."""
+    from atomate2.common.schemas.elastic import ElasticDocument
+
+    edoc = (
+        elastic_doc
+        if isinstance(elastic_doc, ElasticDocument)
+        else ElasticDocument.model_validate(elastic_doc)
+    )
+    doc = ElasticReferenceDocument(
+        material_id=material_id,
+        reference=label,
+        source="atomate2 VASP ElasticMaker",
+        dft_settings=dict(settings or {}),
+    )
+    tensor = edoc.elastic_tensor.ieee_format if edoc.elastic_tensor else None
+    if edoc.structure is None or tensor is None:
+        doc.state, doc.reason = "unusable", "VASP elastic flow produced no tensor"
+        return doc
+    m = moduli(tensor)
+    doc.structure = edoc.structure
+    doc.formula = edoc.structure.composition.reduced_formula
+    doc.elastic_tensor = np.asarray(tensor, dtype=float).tolist()
+    doc.k_vrh, doc.g_vrh = m.k_vrh, m.g_vrh
+    doc.mechanically_stable = m.stable
+    if edoc.fitting_data and edoc.fitting_data.failed_uuids:
+        doc.warnings.append(f"{len(edoc.fitting_data.failed_uuids)} deformation(s) failed")
+    if not m.stable or m.k_vrh <= 0 or m.g_vrh <= 0:
+        doc.state = "unusable"
+        doc.reason = (
+            f"DFT tensor not positive definite (min eigenvalue {min(m.eigenvalues):.3g} GPa)"
+        )
+    return doc

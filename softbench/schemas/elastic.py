@@ -1,0 +1,167 @@
+"""Elastic-softening documents: DFT reference, model prediction, analysis and summary.
+
+All moduli and tensors are in GPa; tensors are 6x6 Voigt matrices in the IEEE
+orientation (pymatgen ``convert_to_ieee``), so diagonal constants of model and DFT
+can be compared entry by entry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pymatgen.core import Structure
+
+from softbench.schemas.provenance import ModelProvenance, code_version, utcnow
+
+TASK = "elastic"
+
+
+class ElasticReferenceDocument(BaseModel):
+    """DFT elastic properties of one material (ingested file or VASP ElasticMaker run)."""
+
+    doc_type: Literal["elastic_reference"] = "elastic_reference"
+    task: str = TASK
+    material_id: str
+    formula: str | None = None
+    reference: str = Field(description="label of the reference method")
+    source: str = Field(description="file (#key) or job the data came from")
+    source_checksum: str | None = None
+    dft_settings: dict[str, Any] = Field(default_factory=dict)
+    state: Literal["successful", "unusable"] = "successful"
+    reason: str | None = Field(None, description="why the reference is unusable")
+    structure: Structure | None = None
+    k_vrh: float | None = Field(None, description="bulk modulus, VRH, GPa")
+    g_vrh: float | None = Field(None, description="shear modulus, VRH, GPa")
+    elastic_tensor: list[list[float]] | None = Field(
+        None, description="6x6 Voigt, IEEE orientation, GPa"
+    )
+    mechanically_stable: bool | None = Field(
+        None, description="Born criteria (positive-definite tensor); None without a tensor"
+    )
+    warnings: list[str] = Field(default_factory=list)
+    code_version: str = Field(default_factory=code_version)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RelaxationRecord(BaseModel):
+    """How a model relaxation went (bulk: cell + ions; deformed cells: ions only)."""
+
+    converged: bool
+    steps: int
+    fmax: float = Field(description="requested max force, eV/Å")
+    max_force: float = Field(description="final max atomic force, eV/Å")
+    max_stress_gpa: float | None = Field(
+        None, description="final max |stress component| (bulk relaxation), GPa"
+    )
+
+
+class ElasticPredictionDocument(BaseModel):
+    """A model's elastic tensor of one material, fitted from its strained cells."""
+
+    doc_type: Literal["elastic_prediction"] = "elastic_prediction"
+    task: str = TASK
+    material_id: str
+    formula: str | None = None
+    reference: str = Field(description="label of the reference this mirrors")
+    reference_uuid: str | None = None
+    model: ModelProvenance
+    state: Literal["successful", "failed"] = "successful"
+    error: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    n_atoms: int | None = None
+    relaxed_structure: Structure | None = None
+    volume_change: float | None = Field(None, description="relaxed/initial volume - 1")
+    relaxation: RelaxationRecord | None = None
+    equilibrium_stress_gpa: list[list[float]] | None = None
+    deformations: list[list[list[float]]] = Field(default_factory=list)
+    stresses_gpa: list[list[list[float]]] = Field(
+        default_factory=list, description="Cauchy stress per deformation, tensile > 0"
+    )
+    deformation_relaxations: list[RelaxationRecord | None] = Field(default_factory=list)
+    elastic_tensor: list[list[float]] | None = None
+    k_voigt: float | None = None
+    k_reuss: float | None = None
+    k_vrh: float | None = None
+    g_voigt: float | None = None
+    g_reuss: float | None = None
+    g_vrh: float | None = None
+    eigenvalues: list[float] | None = Field(None, description="of the Voigt matrix, GPa")
+    mechanically_stable: bool | None = None
+    device: str | None = None
+    timing: dict[str, float] = Field(default_factory=dict)
+    code_version: str = Field(default_factory=code_version)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ElasticSofteningDocument(BaseModel):
+    """Model against DFT moduli for one (material, model, reference)."""
+
+    key: str = Field(description="elastic|material_id|model|reference")
+    task: str = TASK
+    material_id: str
+    formula: str | None = None
+    model: str
+    model_provenance: ModelProvenance | None = None
+    reference: str
+    reference_uuid: str | None = None
+    prediction_uuid: str | None = None
+    state: Literal["successful", "failed"] = "successful"
+    reason: str | None = None
+    k_vrh_gpa: float | None = None
+    g_vrh_gpa: float | None = None
+    dft_k_vrh_gpa: float | None = None
+    dft_g_vrh_gpa: float | None = None
+    k_ratio: float | None = Field(None, description="model/DFT K_VRH")
+    g_ratio: float | None = Field(None, description="model/DFT G_VRH")
+    elastic_tensor: list[list[float]] | None = None
+    dft_elastic_tensor: list[list[float]] | None = None
+    diagonal_ratios: list[float | None] | None = Field(
+        None, description="C_ii model/DFT, i=1..6, where the DFT tensor exists"
+    )
+    elastic_softening: float | None = Field(
+        None, description="median of diagonal ratios (DFT tensor) else of K and G ratios"
+    )
+    softening_basis: Literal["diagonal", "moduli"] | None = None
+    mechanically_stable: bool | None = Field(
+        None, description="model tensor positive definite (Born); False: excluded"
+    )
+    min_eigenvalue_gpa: float | None = None
+    dft_mechanically_stable: bool | None = None
+    relaxation_converged: bool | None = None
+    volume_change: float | None = None
+    n_atoms: int | None = None
+    code_version: str = Field(default_factory=code_version)
+    last_updated: datetime = Field(default_factory=utcnow)
+
+
+class ElasticSummaryDocument(BaseModel):
+    """Per (model, reference): medians and distributions over stable materials."""
+
+    key: str = Field(description="elastic|model|reference")
+    task: str = TASK
+    model: str
+    reference: str
+    n_materials: int
+    n_successful: int = Field(description="tensor fitted (stable or not)")
+    n_failed: int
+    n_unstable: int = Field(description="non-positive-definite model tensors (excluded)")
+    n_used: int = Field(description="stable tensors entering the statistics")
+    n_unconverged: int = Field(0, description="used results whose relaxation hit max steps")
+    failed_materials: dict[str, str] = Field(default_factory=dict)
+    unstable_materials: list[str] = Field(default_factory=list)
+    median_k_ratio: float | None = None
+    median_g_ratio: float | None = None
+    median_elastic_softening: float | None = None
+    fraction_k_softened: float | None = Field(None, description="fraction with K ratio < 1")
+    fraction_g_softened: float | None = Field(None, description="fraction with G ratio < 1")
+    fraction_softened: float | None = Field(
+        None, description="fraction with elastic_softening < 1"
+    )
+    k_mae_gpa: float | None = None
+    g_mae_gpa: float | None = None
+    log10_k_ratio: dict[str, float] = Field(default_factory=dict)
+    log10_g_ratio: dict[str, float] = Field(default_factory=dict)
+    code_version: str = Field(default_factory=code_version)
+    last_updated: datetime = Field(default_factory=utcnow)

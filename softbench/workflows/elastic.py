@@ -1,0 +1,152 @@
+"""Elastic flows: reference (ingested or VASP) and one model job per (material, model)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from jobflow import Flow, Job, JobStore, OutputReference
+
+from softbench.ingest import SourceItem
+from softbench.ingest.base import file_checksum
+from softbench.makers.elastic import (
+    IngestElasticReferenceMaker,
+    ModelElasticMaker,
+    VaspElasticReferenceMaker,
+)
+from softbench.models import ModelSpec
+from softbench.schemas.elastic import TASK
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+
+def elastic_model_job(
+    spec: ModelSpec,
+    reference: OutputReference | dict[str, Any],
+    reference_uuid: str | None,
+    material_id: str,
+    device: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> Job:
+    """One model elastic job, named after material and model, routed to the model's env."""
+    maker = ModelElasticMaker(
+        name=f"{spec.name} elastic {material_id}",
+        model=spec.name,
+        device=device,
+        **(options or {}),
+    )
+    job = maker.make(reference, reference_uuid=reference_uuid)
+    job.update_config({"manager_config": {"_category": spec.environment}})
+    meta = {"task": TASK, "material_id": material_id, "model": spec.name}
+    job.metadata.update({"softbench": meta})
+    return job
+
+
+def elastic_flow(
+    items: Sequence[SourceItem],
+    models: Sequence[ModelSpec],
+    label: str,
+    settings: dict[str, Any] | None = None,
+    existing_references: dict[str, str] | None = None,
+    skip: set[tuple[str, str]] | None = None,
+    device: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> Flow:
+    """Ingest references (or reuse stored ones) and run every model on every material.
+
+    ``existing_references``: material id -> job uuid of a stored reference to reuse;
+    ``skip``: (material, model) pairs already predicted on that reference.
+    ``options``: :class:`ModelElasticMaker` fields (fmax, relax_deformed, ...).
+    """
+    existing_references = existing_references or {}
+    skip = skip or set()
+    jobs: list[Job | Flow] = []
+    for item in items:
+        mid = item.material_id
+        if mid in existing_references:
+            ref_uuid = existing_references[mid]
+            ref_output = OutputReference(ref_uuid)
+        else:
+            maker = IngestElasticReferenceMaker(
+                name=f"ingest elastic {mid}", label=label, settings=settings or {}
+            )
+            ingest = maker.make(asdict(item))
+            ingest.metadata.update({"softbench": {"task": TASK, "material_id": mid}})
+            jobs.append(ingest)
+            ref_uuid, ref_output = ingest.uuid, ingest.output
+        for spec in models:
+            if (mid, spec.name) not in skip:
+                jobs.append(elastic_model_job(spec, ref_output, ref_uuid, mid, device, options))
+    return Flow(jobs, name="softbench elastic")
+
+
+def vasp_elastic_flow(
+    structures: dict[str, Structure],
+    models: Sequence[ModelSpec],
+    maker: VaspElasticReferenceMaker | None = None,
+    device: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> Flow:
+    """DFT by computation: MP-compatible VASP ElasticMaker per material, then the models."""
+    maker = maker or VaspElasticReferenceMaker()
+    jobs: list[Job | Flow] = []
+    for mid, structure in structures.items():
+        dft = maker.make(structure, mid)
+        jobs.append(dft)
+        # the reference document is the output of the flow's last (conversion) job
+        convert = dft.jobs[-1]
+        for spec in models:
+            jobs.append(elastic_model_job(spec, convert.output, convert.uuid, mid, device, options))
+    return Flow(jobs, name="softbench elastic (VASP)")
+
+
+def reusable_elastic_references(
+    jobs: JobStore, label: str, items: Sequence[SourceItem]
+) -> dict[str, str]:
+    """material_id -> uuid of the newest stored reference read from the same file bytes."""
+    wanted = {item.material_id: item for item in items}
+    checksums: dict[str, str] = {}
+    found: dict[str, tuple[str, str]] = {}
+    docs = jobs.query(
+        {
+            "output.doc_type": "elastic_reference",
+            "output.reference": label,
+            "output.material_id": {"$in": list(wanted)},
+        },
+        properties=["uuid", "output.material_id", "output.source_checksum", "output.created_at"],
+    )
+    for doc in docs:
+        out = doc["output"]
+        path = wanted[out["material_id"]].path
+        if path not in checksums:
+            checksums[path] = file_checksum(path)
+        if out.get("source_checksum") != checksums[path]:
+            continue
+        created = str(out.get("created_at"))
+        mid = out["material_id"]
+        if mid not in found or created > found[mid][1]:
+            found[mid] = (doc["uuid"], created)
+    return {mid: uuid for mid, (uuid, _) in found.items()}
+
+
+def existing_elastic_predictions(
+    jobs: JobStore, reference_uuids: dict[str, str], models: Sequence[str]
+) -> set[tuple[str, str]]:
+    """(material_id, model) pairs with a successful prediction on the given references."""
+    if not reference_uuids:
+        return set()
+    docs = jobs.query(
+        {
+            "output.doc_type": "elastic_prediction",
+            "output.reference_uuid": {"$in": list(reference_uuids.values())},
+            "output.model.name": {"$in": list(models)},
+        },
+        properties=["output.material_id", "output.model.name", "output.state"],
+    )
+    return {
+        (d["output"]["material_id"], d["output"]["model"]["name"])
+        for d in docs
+        if d["output"].get("state") == "successful"
+    }
