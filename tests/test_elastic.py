@@ -223,16 +223,36 @@ def test_unsupported_element_and_unusable_reference_fail_softly():
 def elastic_json(tmp_path):
     """A small reference file: repr-string structures, string moduli, one bad record."""
     records = [
-        {"mp_id": "cu", "structure": repr(_sdict(bulk("Cu", "fcc", a=3.6))),
-         "bulk_modulus_vrh": "140.0", "shear_modulus_vrh": "50.0"},
-        {"mp_id": "cu-bcc", "structure": repr(_sdict(bulk("Cu", "bcc", a=2.87))),
-         "bulk_modulus_vrh": 140.0, "shear_modulus_vrh": 30.0},
-        {"mp_id": "al", "structure": json.dumps(_sdict(bulk("Al", "fcc", a=4.05))),
-         "bulk_modulus_vrh": 76.0, "shear_modulus_vrh": 26.0},
-        {"mp_id": "gacu", "structure": _sdict(_gacu()),
-         "bulk_modulus_vrh": 90.0, "shear_modulus_vrh": 30.0},
-        {"mp_id": "bad", "structure": _sdict(bulk("Cu", "fcc", a=3.6)),
-         "bulk_modulus_vrh": -3.0, "shear_modulus_vrh": 30.0},
+        {
+            "mp_id": "cu",
+            "structure": repr(_sdict(bulk("Cu", "fcc", a=3.6))),
+            "bulk_modulus_vrh": "140.0",
+            "shear_modulus_vrh": "50.0",
+        },
+        {
+            "mp_id": "cu-bcc",
+            "structure": repr(_sdict(bulk("Cu", "bcc", a=2.87))),
+            "bulk_modulus_vrh": 140.0,
+            "shear_modulus_vrh": 30.0,
+        },
+        {
+            "mp_id": "al",
+            "structure": json.dumps(_sdict(bulk("Al", "fcc", a=4.05))),
+            "bulk_modulus_vrh": 76.0,
+            "shear_modulus_vrh": 26.0,
+        },
+        {
+            "mp_id": "gacu",
+            "structure": _sdict(_gacu()),
+            "bulk_modulus_vrh": 90.0,
+            "shear_modulus_vrh": 30.0,
+        },
+        {
+            "mp_id": "bad",
+            "structure": _sdict(bulk("Cu", "fcc", a=3.6)),
+            "bulk_modulus_vrh": -3.0,
+            "shear_modulus_vrh": 30.0,
+        },
     ]
     path = tmp_path / "elastic.json.gz"
     with gzip.open(path, "wt") as handle:
@@ -319,8 +339,9 @@ def test_summary_of_only_failed_documents_has_no_statistics():
     from softbench.builders.elastic import summarize_elastic
 
     docs = [
-        ElasticSofteningDocument(key=f"k{i}", material_id=f"m{i}", model="x", reference="r",
-                                 state="failed", reason="no")
+        ElasticSofteningDocument(
+            key=f"k{i}", material_id=f"m{i}", model="x", reference="r", state="failed", reason="no"
+        )
         for i in range(2)
     ]
     s = summarize_elastic(docs)

@@ -70,19 +70,28 @@ def test_batched_job_matches_atomate2_forcefield_elastic_maker(
     structure = standard_cell(structure)
     theirs = _atomate2_tensor(structure, model)
     ours = _ours(structure, model)
-    np.testing.assert_allclose(
-        ours.elastic_tensor, theirs.elastic_tensor.ieee_format, atol=tol_gpa
-    )
+    np.testing.assert_allclose(ours.elastic_tensor, theirs.elastic_tensor.ieee_format, atol=tol_gpa)
     assert ours.k_vrh == pytest.approx(theirs.derived_properties.k_vrh, rel=0.01)
     assert ours.g_vrh == pytest.approx(theirs.derived_properties.g_vrh, rel=0.01)
     # same strain set, symmetry-reduced the same way (one atomate2 job per strained cell)
     assert len(ours.deformations) == len(set(theirs.fitting_data.uuids))
 
+
 @pytest.mark.slow
 def test_cli_run_query_report_and_rerun(shared, disk_store, tmp_path, capsys):
     ref = str(shared / "data/mp-elasticity/mp-binary-pbe-elasticity-2025.1.json.gz")
-    args = ["run", "elastic", "--reference", ref, "--materials", SMALL,
-            "--models", "chgnet-0.3.0", "--store", disk_store]
+    args = [
+        "run",
+        "elastic",
+        "--reference",
+        ref,
+        "--materials",
+        SMALL,
+        "--models",
+        "chgnet-0.3.0",
+        "--store",
+        disk_store,
+    ]
     assert main(args) == 0
     out = capsys.readouterr()
     assert "mp-305" in out.out and "mp-1055" in out.out
@@ -92,8 +101,14 @@ def test_cli_run_query_report_and_rerun(shared, disk_store, tmp_path, capsys):
     docs = json.loads(capsys.readouterr().out)
     assert {d["material_id"] for d in docs} == {"mp-305", "mp-1055"}
     for d in docs:
-        for key in ("material_id", "model", "k_vrh_gpa", "g_vrh_gpa", "dft_k_vrh_gpa",
-                    "dft_g_vrh_gpa"):
+        for key in (
+            "material_id",
+            "model",
+            "k_vrh_gpa",
+            "g_vrh_gpa",
+            "dft_k_vrh_gpa",
+            "dft_g_vrh_gpa",
+        ):
             assert d[key] is not None, key
         assert d["model"] == "chgnet-0.3.0" and d["state"] == "successful"
         assert d["k_ratio"] == pytest.approx(d["k_vrh_gpa"] / d["dft_k_vrh_gpa"])
@@ -109,7 +124,9 @@ def test_cli_run_query_report_and_rerun(shared, disk_store, tmp_path, capsys):
     assert main(["report", "elastic", "--out", str(out_dir), "--store", disk_store]) == 0
     written = capsys.readouterr().out.split()
     assert sorted(p.rsplit("/", 1)[-1] for p in written) == [
-        "elastic_parity_g.png", "elastic_parity_k.png", "elastic_ratio_hist.png"
+        "elastic_parity_g.png",
+        "elastic_parity_k.png",
+        "elastic_ratio_hist.png",
     ]
     assert all((out_dir / p.rsplit("/", 1)[-1]).stat().st_size > 10_000 for p in written)
 
@@ -120,6 +137,19 @@ def test_cli_run_query_report_and_rerun(shared, disk_store, tmp_path, capsys):
 
 
 def test_cli_rejects_unknown_reference(capsys):
-    assert main(["run", "elastic", "--reference", "no-such-file.json",
-                 "--models", "chgnet-0.3.0", "--store", "memory"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "elastic",
+                "--reference",
+                "no-such-file.json",
+                "--models",
+                "chgnet-0.3.0",
+                "--store",
+                "memory",
+            ]
+        )
+        == 2
+    )
     assert "neither a file nor a data set" in capsys.readouterr().err

@@ -65,9 +65,7 @@ def test_vasp_elastic_flow_with_double(gan, stores, tmp_path, monkeypatch):
     from softbench.workflows.elastic import vasp_elastic_flow
 
     structure, bulk = gan
-    flow = vasp_elastic_flow(
-        {"GaN-test": structure}, get_models("ase:ase.calculators.emt.EMT")
-    )
+    flow = vasp_elastic_flow({"GaN-test": structure}, get_models("ase:ase.calculators.emt.EMT"))
     monkeypatch.chdir(tmp_path)
     with fake_vasp(monkeypatch, lambda _name: bulk) as double:
         run_flow(flow, stores, root_dir=tmp_path, create_folders=True, log=False)
@@ -78,8 +76,10 @@ def test_vasp_elastic_flow_with_double(gan, stores, tmp_path, monkeypatch):
     assert strained, sorted(double.runs)
     for seen in strained.values():
         for key, value in ELASTIC_RELAX_INCAR.items():
-            assert seen.incar[key] == pytest.approx(value) if isinstance(value, float) else (
-                seen.incar[key] == value
+            assert (
+                seen.incar[key] == pytest.approx(value)
+                if isinstance(value, float)
+                else (seen.incar[key] == value)
             )
         assert seen.potcar_symbols == ["Ga_d", "N"]
     # every strained job was given F·(relaxed cell), and the Fs are exactly the MP /
@@ -130,7 +130,9 @@ def test_conversion_of_a_real_tensor():
         dtype=float,
     )
     structure = Structure.from_spacegroup(
-        "P6_3mc", Lattice.hexagonal(3.19, 5.19), ["Ga", "N"],
+        "P6_3mc",
+        Lattice.hexagonal(3.19, 5.19),
+        ["Ga", "N"],
         [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.377]],
     )
     edoc = ElasticDocument(

@@ -253,9 +253,6 @@ def build_elastic(stores: SoftbenchStores, task: str | None = None) -> dict[str,
         return {}
     pair = ElasticBuilder(stores.jobs, stores.collection(ELASTIC))
     run_builder(pair)
-    summary = ElasticSummaryBuilder(
-        stores.collection(ELASTIC), stores.collection(ELASTIC_SUMMARY)
-    )
+    summary = ElasticSummaryBuilder(stores.collection(ELASTIC), stores.collection(ELASTIC_SUMMARY))
     run_builder(summary)
     return {"elastic": len(pair.processed), "elastic_summary": len(summary.processed)}
-

@@ -30,16 +30,27 @@ def run(args: argparse.Namespace) -> int:
 
     materials = [m.strip() for m in args.materials.split(",") if m.strip()]
     reference = dataset_path("phonons-pbe", only=[f"{m}/" for m in materials])
-    print(f"softbench demo: DFT-PBE phonon displacement forces from {reference}",
-          file=sys.stderr)
+    print(f"softbench demo: DFT-PBE phonon displacement forces from {reference}", file=sys.stderr)
     run_args = argparse.Namespace(
-        reference=str(reference), format="phonopy", materials=args.materials,
-        label="phonopy:phonons-pbe", task="forces", rerun=False, no_build=False,
-        models=args.models, device=None, store=args.store,
+        reference=str(reference),
+        format="phonopy",
+        materials=args.materials,
+        label="phonopy:phonons-pbe",
+        task="forces",
+        rerun=False,
+        no_build=False,
+        models=args.models,
+        device=None,
+        store=args.store,
+        with_stress=False,
     )
     code = forces.run(run_args)
-    figure = parity_figure(open_cli_stores(args), Path(args.out) / "force_parity_forces.png",
-                           task="forces", materials=materials)
+    figure = parity_figure(
+        open_cli_stores(args),
+        Path(args.out) / "force_parity_forces.png",
+        task="forces",
+        materials=materials,
+    )
     if figure:
         print(f"\nparity plot: {figure}")
     print(f"reference data: {dataset_info('phonons-pbe')['citation']}")

@@ -139,9 +139,7 @@ def print_results(stores: Any, ids: list[str], models: list[str], label: str) ->
     from softbench.query import fetch, render
     from softbench.schemas.elastic import ElasticSofteningDocument
 
-    docs = fetch(
-        stores, "elastic", model=",".join(models), material=",".join(ids), reference=label
-    )
+    docs = fetch(stores, "elastic", model=",".join(models), material=",".join(ids), reference=label)
     print(render(docs, "elastic"))
     by_model: dict[str, list[ElasticSofteningDocument]] = {}
     for d in docs:

@@ -28,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--rerun", action="store_true", help="re-evaluate even where predictions already exist"
     )
     parser.add_argument("--no-build", action="store_true", help="skip the builders")
+    parser.add_argument(
+        "--with-stress",
+        action="store_true",
+        help="also store model stresses (costs a second backward pass for CHGNet)",
+    )
     add_model_options(parser)
     add_store_option(parser)
     parser.set_defaults(handler=run)
@@ -60,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         existing_references=reuse,
         skip=skip,
         device=args.device,
+        stress=args.with_stress,
     )
     n_model_jobs = len(items) * len(models) - len(skip)
     print(

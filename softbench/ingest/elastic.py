@@ -68,9 +68,7 @@ def load(path: str | Path) -> dict[str, dict[str, Any]]:
     return _load(str(path), path.stat().st_mtime)
 
 
-def discover(
-    path: str | Path, materials: list[str] | None = None
-) -> list[SourceItem]:
+def discover(path: str | Path, materials: list[str] | None = None) -> list[SourceItem]:
     """One item per material (optionally only the given ids, in that order)."""
     records = load(path)
     if materials:
@@ -141,6 +139,7 @@ def _fill(doc: ElasticReferenceDocument, rec: dict[str, Any], where: str) -> Non
     if problems:
         doc.state = "unusable"
         doc.reason = f"{where}: " + ", ".join(problems)
+
 
 def _number(rec: dict[str, Any], keys: tuple[str, ...], where: str) -> float | None:
     for key in keys:

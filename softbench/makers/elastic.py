@@ -202,9 +202,7 @@ def predict_elastic(
         "strain_seconds": end - relaxed_at,
         "total_seconds": end - start,
         "n_deformations": float(len(doc.deformations)),
-        "n_ionic_steps": float(
-            record.steps + sum(r.steps for r in records if r is not None)
-        ),
+        "n_ionic_steps": float(record.steps + sum(r.steps for r in records if r is not None)),
     }
     return doc
 

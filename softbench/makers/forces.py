@@ -29,6 +29,7 @@ class ModelForcesMaker(Maker):
     model: str | dict[str, Any] = "chgnet-0.3.0"  # registry name or ModelSpec.to_dict()
     device: str | None = None
     show_progress: bool = True
+    stress: bool = False  # force parity needs energies and forces only
 
     @job(data=ARRAYS_KEY)
     def make(
@@ -38,7 +39,7 @@ class ModelForcesMaker(Maker):
     ) -> PredictionTaskDocument:
         """Predict energies, forces and stresses for all reference configurations."""
         return predict_reference(
-            reference, self.model, reference_uuid, self.device, self.show_progress
+            reference, self.model, reference_uuid, self.device, self.show_progress, self.stress
         )
 
 
@@ -48,6 +49,7 @@ def predict_reference(
     reference_uuid: str | None = None,
     device: str | None = None,
     show_progress: bool = False,
+    stress: bool = False,
 ) -> PredictionTaskDocument:
     """The work of :class:`ModelForcesMaker`, callable without jobflow."""
     ref = (
@@ -76,6 +78,7 @@ def predict_reference(
             labels=labels,
             show_progress=show_progress,
             description=f"{spec.name} {ref.material_id}",
+            stress=stress,
         )
     except ModelError as exc:
         doc.state, doc.error = "failed", str(exc)

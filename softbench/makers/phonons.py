@@ -195,6 +195,7 @@ def relaxed_phonon_forces(
             labels=labels,
             show_progress=show_progress,
             description=f"{spec.name} relaxed {ref.material_id}",
+            stress=False,  # force constants need forces only
         )
     except ModelError as exc:
         return _failed(doc, str(exc))

@@ -78,14 +78,15 @@ def evaluate(
     labels: Sequence[str] | None = None,
     show_progress: bool = False,
     description: str = "",
+    stress: bool = True,
 ) -> Evaluation:
     """Label structures with one model; per-structure failures are collected."""
     if not spec.package_installed():
         python = environment_python(spec.environment)
         if python is None:
             require_package(spec)  # raises with instructions
-        return _evaluate_elsewhere(spec, structures, device, str(python))
-    return evaluate_here(spec, structures, device, labels, show_progress, description)
+        return _evaluate_elsewhere(spec, structures, device, str(python), stress)
+    return evaluate_here(spec, structures, device, labels, show_progress, description, stress)
 
 
 def evaluate_here(
@@ -95,6 +96,7 @@ def evaluate_here(
     labels: Sequence[str] | None = None,
     show_progress: bool = False,
     description: str = "",
+    stress: bool = True,
 ) -> Evaluation:
     """Evaluate in this interpreter."""
     labels = list(labels) if labels is not None else [str(i) for i in range(len(structures))]
@@ -123,7 +125,7 @@ def evaluate_here(
             mininterval=1.0,
         )
     try:
-        raw = predictor.predict(structures, progress=_updater(bar))
+        raw = predictor.predict(structures, progress=_updater(bar), stress=stress)
     except ModelError:
         raise
     except Exception as exc:
@@ -165,11 +167,16 @@ def _updater(bar: Any) -> Callable[[int], None] | None:
 
 
 def _evaluate_elsewhere(
-    spec: ModelSpec, structures: Sequence[Structure], device: str | None, python: str
+    spec: ModelSpec,
+    structures: Sequence[Structure],
+    device: str | None,
+    python: str,
+    stress: bool = True,
 ) -> Evaluation:
     payload = {
         "spec": spec.to_dict(),
         "device": device,
+        "stress": stress,
         "structures": [encode_structure(s) for s in structures],
     }
     with tempfile.TemporaryDirectory(prefix="softbench-worker-") as tmp:

@@ -19,14 +19,29 @@ if TYPE_CHECKING:
     from softbench.models.spec import ModelSpec
 
 Progress = Callable[[int], None]
-TUNE_MIN_STRUCTURES = 24  # below this, tuning costs more than it saves
-TUNE_SAMPLE = 3
+TUNE_FRAMES = 8  # frames each candidate setting is timed on (at least one batch)
+SIZE_EDGES = (32, 128, 512)  # mean atom counts separating size classes
 
 
-def _size_class(structures: Sequence[Structure]) -> int:
+def size_class(structures: Sequence[Structure]) -> int:
     """Bucket by mean atom count: 0 (<32), 1 (<128), 2 (<512), 3 (larger)."""
     mean = sum(len(s) for s in structures) / len(structures)
-    return sum(mean >= edge for edge in (32, 128, 512))
+    return sum(mean >= edge for edge in SIZE_EDGES)
+
+
+@dataclass(frozen=True)
+class RunSetting:
+    """How to run a chunk: torch intra-op threads (None: as is) and batch size."""
+
+    threads: int | None
+    batch: int
+
+
+@dataclass
+class _Timing:
+    frames: int = 0
+    atoms: int = 0
+    seconds: float = 0.0
 
 
 @contextmanager
@@ -62,13 +77,31 @@ class Prediction:
 
 
 class Predictor:
-    """Base class. Subclasses implement :meth:`_predict_chunk`."""
+    """Base class. Subclasses implement :meth:`_predict_chunk` (one batch).
 
-    def __init__(self, spec: ModelSpec, device: str, batch_size: int = 1):
+    On CPU the fastest way to run depends on the machine and its load: single- or
+    multi-threaded torch, batched or one structure at a time. :meth:`predict` times
+    each candidate :class:`RunSetting` on the real structures (keeping every
+    result, so nothing is evaluated twice) and then uses the fastest, per size
+    class, for the rest of this and later calls.
+    """
+
+    #: batch sizes worth trying per size class on CPU (backends that batch override)
+    cpu_batches: dict[int, tuple[int, ...]] = {}
+    gpu_batch: int = 1
+
+    def __init__(self, spec: ModelSpec, device: str, batch_size: int | None = None):
         self.spec = spec
         self.device = device
-        self.batch_size = max(1, int(batch_size))
-        self._tuned_threads: dict[int, int] = {}
+        self.fixed_batch = batch_size
+        self._timings: dict[int, dict[RunSetting, _Timing]] = {}
+        self._warm = False
+        self._last: RunSetting | None = None
+
+    @property
+    def batch_size(self) -> int:
+        """Batch size used most recently (for provenance)."""
+        return self._last.batch if self._last else self.fixed_batch or 1
 
     @property
     def supported_elements(self) -> frozenset[str] | None:
@@ -85,51 +118,74 @@ class Predictor:
         if missing:
             raise UnsupportedElementsError(self.spec.name, missing, where)
 
-    def predict(
-        self, structures: Sequence[Structure], progress: Progress | None = None
-    ) -> list[Prediction]:
-        """Label all structures, ``batch_size`` at a time, with the faster thread count."""
-        threads = self._threads_for(structures)
-        out: list[Prediction] = []
-        with torch_threads(threads):
-            for start in range(0, len(structures), self.batch_size):
-                chunk = structures[start : start + self.batch_size]
-                out.extend(self._predict_chunk(chunk))
-                if progress is not None:
-                    progress(len(chunk))
-        return out
-
-    def _threads_for(self, structures: Sequence[Structure]) -> int | None:
-        """On CPU, time one and all torch threads on a few structures; keep the faster.
-
-        Small graphs often run faster single-threaded (thread overhead, busy
-        machines); large ones profit from all cores. Decided once per size class.
-        """
-        if self.device != "cpu" or len(structures) < TUNE_MIN_STRUCTURES:
-            return None
+    def candidates(self, size: int) -> list[RunSetting]:
+        """Settings to try for a size class (one, i.e. no tuning, off CPU)."""
+        if self.device != "cpu":
+            return [RunSetting(None, self.fixed_batch or self.gpu_batch)]
         try:
             import torch
-        except ImportError:
-            return None
-        size = _size_class(structures)
-        if size not in self._tuned_threads:
-            most = torch.get_num_threads()
-            if most <= 1:
-                self._tuned_threads[size] = most
-                return most
-            sample = list(structures[:TUNE_SAMPLE])
-            self._predict_chunk(sample[:1])  # warm-up
-            timings = {}
-            for threads in (1, most):
-                with torch_threads(threads):
-                    start = time.perf_counter()
-                    for s in sample:
-                        self._predict_chunk([s])
-                    timings[threads] = time.perf_counter() - start
-            self._tuned_threads[size] = min(timings, key=lambda t: timings[t])
-        return self._tuned_threads[size]
 
-    def _predict_chunk(self, structures: Sequence[Structure]) -> list[Prediction]:
+            most = torch.get_num_threads()
+        except ImportError:
+            return [RunSetting(None, 1)]
+        threads = [most] if most <= 1 else [most, 1]
+        batches = (self.fixed_batch,) if self.fixed_batch else self.cpu_batches.get(size, (1,))
+        return [RunSetting(t, b) for b in batches for t in threads]
+
+    def _choose(self, size: int) -> tuple[RunSetting, bool]:
+        """(setting, still measuring?): an under-sampled candidate, else the fastest."""
+        timings = self._timings.setdefault(size, {})
+        options = self.candidates(size)
+        for option in options:
+            if len(options) > 1 and timings.get(option, _Timing()).frames < max(
+                TUNE_FRAMES, option.batch
+            ):
+                return option, True
+        best = max(options, key=lambda o: _rate(timings.get(o)))
+        return best, False
+
+    def predict(
+        self,
+        structures: Sequence[Structure],
+        progress: Progress | None = None,
+        stress: bool = True,
+    ) -> list[Prediction]:
+        """Label all structures with the fastest measured setting.
+
+        ``stress=False`` skips the stress where that saves work (CHGNet computes it
+        with a second backward pass).
+        """
+        if not structures:
+            return []
+        size = size_class(structures)
+        out: list[Prediction] = []
+        pos = 0
+        while pos < len(structures):
+            setting, measuring = self._choose(size)
+            chunk = structures[pos : pos + setting.batch]
+            start = time.perf_counter()
+            with torch_threads(setting.threads):
+                out.extend(self._predict_chunk(chunk, stress=stress))
+            elapsed = time.perf_counter() - start
+            if self._warm and measuring:
+                t = self._timings[size].setdefault(setting, _Timing())
+                t.frames += len(chunk)
+                t.atoms += sum(len(s) for s in chunk)
+                t.seconds += elapsed
+            self._warm = True  # the very first chunk pays one-off costs: not timed
+            self._last = setting
+            pos += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+        return out
+
+    def tuned(self) -> dict[int, RunSetting]:
+        """The setting chosen per size class so far."""
+        return {size: self._choose(size)[0] for size in self._timings}
+
+    def _predict_chunk(
+        self, structures: Sequence[Structure], stress: bool = True
+    ) -> list[Prediction]:
         raise NotImplementedError
 
     def calculator(self) -> Calculator:
@@ -147,7 +203,7 @@ class AsePredictor(Predictor):
         device: str = "cpu",
         elements: frozenset[str] | None = None,
     ):
-        super().__init__(spec, device, batch_size=1)
+        super().__init__(spec, device)
         self._calc = calc
         self._elements = elements
 
@@ -160,7 +216,9 @@ class AsePredictor(Predictor):
         """The wrapped calculator."""
         return self._calc
 
-    def _predict_chunk(self, structures: Sequence[Structure]) -> list[Prediction]:
+    def _predict_chunk(
+        self, structures: Sequence[Structure], stress: bool = True
+    ) -> list[Prediction]:
         from pymatgen.io.ase import AseAtomsAdaptor
 
         out = []
@@ -169,9 +227,16 @@ class AsePredictor(Predictor):
             atoms.calc = self._calc
             energy = float(atoms.get_potential_energy())
             forces = np.array(atoms.get_forces(), dtype=float)
-            stress = _voigt_to_matrix(_try_stress(atoms))
-            out.append(Prediction(energy=energy, forces=forces, stress=stress))
+            sigma = _voigt_to_matrix(_try_stress(atoms)) if stress else None
+            out.append(Prediction(energy=energy, forces=forces, stress=sigma))
         return out
+
+
+def _rate(timing: _Timing | None) -> float:
+    """Atoms per second measured for a setting (0 if unmeasured)."""
+    if timing is None or timing.seconds <= 0:
+        return 0.0
+    return timing.atoms / timing.seconds
 
 
 def _try_stress(atoms: Any) -> np.ndarray | None:

@@ -26,7 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     spec = spec_from_dict(request["spec"])
     structures = [decode_structure(s) for s in request["structures"]]
     try:
-        result = encode_evaluation(evaluate_here(spec, structures, request.get("device")))
+        result = encode_evaluation(
+            evaluate_here(
+                spec, structures, request.get("device"), stress=request.get("stress", True)
+            )
+        )
     except UnsupportedElementsError as exc:
         result = {
             "error": str(exc),

@@ -156,9 +156,7 @@ class ElasticSummaryDocument(BaseModel):
     median_elastic_softening: float | None = None
     fraction_k_softened: float | None = Field(None, description="fraction with K ratio < 1")
     fraction_g_softened: float | None = Field(None, description="fraction with G ratio < 1")
-    fraction_softened: float | None = Field(
-        None, description="fraction with elastic_softening < 1"
-    )
+    fraction_softened: float | None = Field(None, description="fraction with elastic_softening < 1")
     k_mae_gpa: float | None = None
     g_mae_gpa: float | None = None
     log10_k_ratio: dict[str, float] = Field(default_factory=dict)

@@ -17,8 +17,12 @@ def random_mace_model(
     """Build, seed and ``torch.save`` a tiny ScaleShiftMACE; return the path."""
     import numpy as np
     import torch
+
+    # e3nn 0.4.4 keeps slices in its constants file, which torch>=2.6 refuses to
+    # unpickle by default; allow exactly that before e3nn is imported.
+    torch.serialization.add_safe_globals([slice])
     from e3nn import o3
-    from mace import modules  # before e3nn: mace makes e3nn's constants loadable
+    from mace import modules
     from pymatgen.core import Element
 
     torch.manual_seed(seed)

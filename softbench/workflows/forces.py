@@ -22,6 +22,7 @@ def model_job(
     material_id: str,
     device: str | None = None,
     task: str = "forces",
+    stress: bool = False,
 ) -> Job:
     """A model-forces job named after material and model, routed to the model's env."""
     # Built-in models travel by name; others (files, import paths, registrations
@@ -46,6 +47,7 @@ def force_parity_flow(
     existing_references: dict[str, str] | None = None,
     skip: set[tuple[str, str]] | None = None,
     device: str | None = None,
+    stress: bool = False,
 ) -> Flow:
     """Build the flow.
 
@@ -72,5 +74,5 @@ def force_parity_flow(
         for spec in models:
             if (mid, spec.name) in skip:
                 continue
-            jobs.append(model_job(spec, ref_output, ref_uuid, mid, device, task))
+            jobs.append(model_job(spec, ref_output, ref_uuid, mid, device, task, stress))
     return Flow(jobs, name=f"softbench {task}")

@@ -59,9 +59,11 @@ def load(spec: ModelSpec, device: str | None = None) -> Predictor:
 class ChgnetPredictor(Predictor):
     """Calls ``predict_structure`` directly, in batches on GPU, one by one on CPU."""
 
+    cpu_batches = {0: (1, 16), 1: (1, 4)}  # larger cells: one at a time
+    gpu_batch = 16
+
     def __init__(self, spec: ModelSpec, model: Any, device: str):
-        batch = spec.options.get("batch_size") or (16 if device.startswith("cuda") else 1)
-        super().__init__(spec, device, batch_size=batch)
+        super().__init__(spec, device, batch_size=spec.options.get("batch_size"))
         self.model = model
 
     @property
@@ -71,9 +73,11 @@ class ChgnetPredictor(Predictor):
 
         return frozenset(Element.from_Z(z).symbol for z in range(1, MAX_Z + 1))
 
-    def _predict_chunk(self, structures: Sequence[Structure]) -> list[Prediction]:
+    def _predict_chunk(
+        self, structures: Sequence[Structure], stress: bool = True
+    ) -> list[Prediction]:
         results = self.model.predict_structure(
-            list(structures), task="efs", batch_size=self.batch_size
+            list(structures), task="efs" if stress else "ef", batch_size=len(structures)
         )
         if isinstance(results, dict):
             results = [results]
@@ -83,7 +87,7 @@ class ChgnetPredictor(Predictor):
                 Prediction(
                     energy=float(res["e"]) * len(structure),
                     forces=np.asarray(res["f"], dtype=float),
-                    stress=np.asarray(res["s"], dtype=float) * GPA_TO_EV_A3,
+                    stress=np.asarray(res["s"], dtype=float) * GPA_TO_EV_A3 if stress else None,
                 )
             )
         return out

@@ -44,6 +44,9 @@ def weights_files(spec: ModelSpec) -> list[Path]:
 def load(spec: ModelSpec, device: str | None = None) -> Predictor:
     """Load MACE; MACE-MP-0 is downloaded by mace on first use."""
     require_package(spec)
+    import torch
+
+    torch.serialization.add_safe_globals([slice])  # e3nn 0.4.4 constants under torch>=2.6
     from mace.calculators import MACECalculator
 
     device = resolve_device(device)
