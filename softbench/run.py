@@ -26,6 +26,8 @@ def run_flow(
 
     A failing job does not stop independent jobs (jobflow skips only its children).
     """
+    if log:
+        _log_jobs_to_stderr()
     return run_locally(
         flow,
         store=stores.jobs,
@@ -33,8 +35,22 @@ def run_flow(
         root_dir=root_dir,
         ensure_success=False,
         allow_external_references=True,
-        log="%(asctime)s %(message)s" if log else False,
+        log=False,
     )
+
+
+def _log_jobs_to_stderr() -> None:
+    """Send the job start/finish lines of jobflow to stderr (stdout is for results)."""
+    import logging
+    import sys
+
+    logger = logging.getLogger("jobflow")
+    if not any(getattr(h, "_softbench", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        handler._softbench = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def build_softening(stores: SoftbenchStores, task: str | None = None) -> dict[str, int]:

@@ -35,12 +35,13 @@ def collect_forces(
     task: str,
     models: Sequence[str] | None = None,
     materials: Sequence[str] | None = None,
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Paired (reference, model) force components per model, from the job store."""
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, int]]:
+    """Paired (reference, model) force components per model, and material counts."""
     from softbench.builders.pairing import iter_pairs, load_output, pair_configurations
     from softbench.schemas import PredictionTaskDocument, ReferenceTaskDocument
 
     out: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    counts: dict[str, int] = {}
     for (_, mid, _, model), pred_ref, ref_ref in iter_pairs(stores.jobs, task=task):
         if ref_ref is None or pred_ref.state != "successful":
             continue
@@ -52,9 +53,11 @@ def collect_forces(
         pred = PredictionTaskDocument.model_validate(load_output(stores.jobs, pred_ref.uuid))
         paired = pair_configurations(ref, pred)
         xs, ys = out.setdefault(model, ([], []))
+        counts[model] = counts.get(model, 0) + 1
         xs.extend(f.ravel() for f in paired.reference_forces)
         ys.extend(f.ravel() for f in paired.model_forces)
-    return {m: (np.concatenate(x), np.concatenate(y)) for m, (x, y) in out.items() if x}
+    data = {m: (np.concatenate(x), np.concatenate(y)) for m, (x, y) in out.items() if x}
+    return data, counts
 
 
 def parity_figure(
@@ -72,7 +75,7 @@ def parity_figure(
 
     from softbench.analysis.softening import softening_scale
 
-    data = collect_forces(stores, task, models, materials)
+    data, n_materials = collect_forces(stores, task, models, materials)
     if not data:
         return None
     fig, axes = plt.subplots(1, len(data), figsize=(4.2 * len(data), 4.2), squeeze=False)
@@ -84,7 +87,13 @@ def parity_figure(
         lim = float(np.abs(np.concatenate([x, y])).max()) * 1.05
         line = np.array([-lim, lim])
         ax.plot(line, line, color="0.5", lw=1, label="y = x")
-        ax.plot(line, scale * line, color="tab:red", lw=1.5, label=f"slope {scale:.3f}")
+        ax.plot(
+            line,
+            scale * line,
+            color="tab:red",
+            lw=1.5,
+            label=f"pooled slope {scale:.3f} ({n_materials[model]} materials)",
+        )
         ax.set(
             xlim=(-lim, lim),
             ylim=(-lim, lim),
@@ -94,7 +103,11 @@ def parity_figure(
         )
         ax.set_aspect("equal")
         ax.legend(loc="upper left", fontsize=8)
-    fig.suptitle(f"Force parity ({task}): slope < 1 means a softened PES", fontsize=11)
+    fig.suptitle(
+        f"Force parity ({task}): slope < 1 means a softened PES; "
+        "per-material scales: softbench query softening",
+        fontsize=11,
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)
