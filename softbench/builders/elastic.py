@@ -8,8 +8,7 @@ A prediction is paired with the reference it was computed from (its
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from softbench.analysis.elastic import (
     log_ratio_stats,
     ratio,
 )
+from softbench.builders.base import GroupSummaryBuilder
 from softbench.schemas.elastic import (
     TASK,
     ElasticPredictionDocument,
@@ -168,41 +168,12 @@ def used(doc: ElasticSofteningDocument) -> bool:
     )
 
 
-class ElasticSummaryBuilder(Builder):
+class ElasticSummaryBuilder(GroupSummaryBuilder):
     """Per (model, reference): medians, fractions softened, MAE, log-ratio spread."""
 
-    def __init__(self, elastic: Store, summary: Store, **kwargs: Any):
-        self.elastic = elastic
-        self.summary = summary
-        self.processed: list[str] = []
-        super().__init__(sources=[elastic], targets=[summary], **kwargs)
-
-    def get_items(self) -> Iterable[list[dict[str, Any]]]:
-        """Groups with documents newer than their summary."""
-        groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for d in self.elastic.query({}):
-            groups[(d["model"], d["reference"])].append(d)
-        built = {
-            d["key"]: d["last_updated"]
-            for d in self.summary.query({}, properties=["key", "last_updated"])
-        }
-        for (model, ref), docs in groups.items():
-            key = f"{TASK}|{model}|{ref}"
-            newest = max(_naive(d["last_updated"]) for d in docs)
-            if key in built and _naive(built[key]) >= newest:
-                continue
-            yield docs
-
-    def process_item(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
+    def summarize(self, docs: list[dict[str, Any]]) -> ElasticSummaryDocument:
         """Aggregate one group."""
-        summary = summarize_elastic([ElasticSofteningDocument.model_validate(d) for d in docs])
-        self.processed.append(summary.key)
-        return summary.model_dump(mode="python")
-
-    def update_targets(self, items: list[dict[str, Any]]) -> None:
-        """Upsert by key."""
-        if items:
-            self.summary.update(items, key="key")
+        return summarize_elastic([ElasticSofteningDocument.model_validate(d) for d in docs])
 
 
 def summarize_elastic(docs: list[ElasticSofteningDocument]) -> ElasticSummaryDocument:
@@ -239,10 +210,6 @@ def summarize_elastic(docs: list[ElasticSofteningDocument]) -> ElasticSummaryDoc
         log10_k_ratio=log_ratio_stats(k.tolist()),
         log10_g_ratio=log_ratio_stats(g.tolist()),
     )
-
-
-def _naive(value: Any) -> Any:
-    return value.replace(tzinfo=None) if hasattr(value, "tzinfo") else value
 
 
 def build_elastic(stores: SoftbenchStores, task: str | None = None) -> dict[str, int]:

@@ -10,8 +10,7 @@ computed once per reference and builder run.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +30,7 @@ from softbench.analysis.phonons import (
     phonon_properties,
     produce_force_constants,
 )
+from softbench.builders.base import GroupSummaryBuilder
 from softbench.builders.pairing import (
     load_output,
     newest_predictions,
@@ -361,41 +361,12 @@ def _fail(doc: PhononDocument, state: str, reason: str) -> PhononDocument:
     return doc
 
 
-class PhononSummaryBuilder(Builder):
+class PhononSummaryBuilder(GroupSummaryBuilder):
     """Per (mode, model, reference): fraction with ω_max ratio < 1, median ratio."""
 
-    def __init__(self, phonons: Store, summary: Store, **kwargs: Any):
-        self.phonons = phonons
-        self.summary = summary
-        self.processed: list[str] = []
-        super().__init__(sources=[phonons], targets=[summary], **kwargs)
-
-    def get_items(self) -> Iterable[list[dict[str, Any]]]:
-        """Groups with phonon documents newer than their summary."""
-        groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-        for d in self.phonons.query({}):
-            groups[(d["task"], d["model"], d["reference"])].append(d)
-        built = {
-            d["key"]: d["last_updated"]
-            for d in self.summary.query({}, properties=["key", "last_updated"])
-        }
-        for (task, model, ref), docs in groups.items():
-            key = f"{task}|{model}|{ref}"
-            newest = max(_naive(d["last_updated"]) for d in docs)
-            if key in built and _naive(built[key]) >= newest:
-                continue
-            yield docs
-
-    def process_item(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
+    def summarize(self, docs: list[dict[str, Any]]) -> PhononSummaryDocument:
         """Aggregate one group."""
-        summary = summarize_phonons([PhononDocument.model_validate(d) for d in docs])
-        self.processed.append(summary.key)
-        return summary.model_dump(mode="python")
-
-    def update_targets(self, items: list[dict[str, Any]]) -> None:
-        """Upsert by key."""
-        if items:
-            self.summary.update(items, key="key")
+        return summarize_phonons([PhononDocument.model_validate(d) for d in docs])
 
 
 def summarize_phonons(docs: list[PhononDocument]) -> PhononSummaryDocument:
@@ -424,14 +395,6 @@ def summarize_phonons(docs: list[PhononDocument]) -> PhononSummaryDocument:
         mean_freq_mae_thz=float(np.mean(maes)) if maes else None,
         n_model_imaginary=sum(bool(d.model_imaginary) for d in ok),
         n_dft_imaginary=sum(bool(d.dft_imaginary) for d in ok),
-    )
-
-
-def _naive(value: Any) -> Any:
-    return (
-        value.replace(tzinfo=None)
-        if hasattr(value, "replace") and hasattr(value, "tzinfo")
-        else value
     )
 
 

@@ -8,8 +8,7 @@ rebuilding never duplicates.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ from jobflow import JobStore
 from maggma.core import Builder, Store
 
 from softbench.analysis.softening import DEFAULT_BOOTSTRAP, force_parity
+from softbench.builders.base import GroupSummaryBuilder
 from softbench.builders.pairing import iter_pairs, load_output, pair_configurations
 from softbench.schemas.prediction import PredictionTaskDocument
 from softbench.schemas.reference import ReferenceTaskDocument
@@ -153,41 +153,12 @@ def _failed(doc: SofteningDocument, reason: str) -> SofteningDocument:
     return doc
 
 
-class SofteningSummaryBuilder(Builder):
+class SofteningSummaryBuilder(GroupSummaryBuilder):
     """Per (task, model, reference): median scale, fraction softened, mean MAE/cMAE."""
 
-    def __init__(self, softening: Store, summary: Store, **kwargs: Any):
-        self.softening = softening
-        self.summary = summary
-        self.processed: list[str] = []
-        super().__init__(sources=[softening], targets=[summary], **kwargs)
-
-    def get_items(self) -> Iterable[list[dict[str, Any]]]:
-        """Groups with softening documents newer than their summary."""
-        groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-        for d in self.softening.query({}):
-            groups[(d["task"], d["model"], d["reference"])].append(d)
-        built = {
-            d["key"]: d["last_updated"]
-            for d in self.summary.query({}, properties=["key", "last_updated"])
-        }
-        for (task, model, ref), docs in groups.items():
-            key = f"{task}|{model}|{ref}"
-            newest = max(d["last_updated"] for d in docs)
-            if key in built and _naive(built[key]) >= _naive(newest):
-                continue
-            yield docs
-
-    def process_item(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
+    def summarize(self, docs: list[dict[str, Any]]) -> SofteningSummaryDocument:
         """Aggregate one group."""
-        summary = summarize([SofteningDocument.model_validate(d) for d in docs])
-        self.processed.append(summary.key)
-        return summary.model_dump(mode="python")
-
-    def update_targets(self, items: list[dict[str, Any]]) -> None:
-        """Upsert by key."""
-        if items:
-            self.summary.update(items, key="key")
+        return summarize([SofteningDocument.model_validate(d) for d in docs])
 
 
 def summarize(docs: list[SofteningDocument]) -> SofteningSummaryDocument:
@@ -208,13 +179,4 @@ def summarize(docs: list[SofteningDocument]) -> SofteningSummaryDocument:
         fraction_softened=float((scales < 1).mean()) if ok else None,
         mean_force_mae=float(np.mean([d.force_mae for d in ok])) if ok else None,
         mean_force_cmae=float(np.mean([d.force_cmae for d in ok])) if ok else None,
-    )
-
-
-def _naive(value: Any) -> Any:
-    """Compare datetimes from stores that may or may not keep the timezone."""
-    return (
-        value.replace(tzinfo=None)
-        if hasattr(value, "replace") and hasattr(value, "tzinfo")
-        else value
     )

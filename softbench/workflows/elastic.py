@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from jobflow import Flow, Job, JobStore, OutputReference
 
 from softbench.ingest import SourceItem
-from softbench.ingest.base import file_checksum
 from softbench.makers.elastic import (
     IngestElasticReferenceMaker,
     ModelElasticMaker,
@@ -17,6 +16,7 @@ from softbench.makers.elastic import (
 )
 from softbench.models import ModelSpec
 from softbench.schemas.elastic import TASK
+from softbench.workflows.reuse import existing_predictions, reusable_references
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -106,47 +106,11 @@ def reusable_elastic_references(
     jobs: JobStore, label: str, items: Sequence[SourceItem]
 ) -> dict[str, str]:
     """material_id -> uuid of the newest stored reference read from the same file bytes."""
-    wanted = {item.material_id: item for item in items}
-    checksums: dict[str, str] = {}
-    found: dict[str, tuple[str, str]] = {}
-    docs = jobs.query(
-        {
-            "output.doc_type": "elastic_reference",
-            "output.reference": label,
-            "output.material_id": {"$in": list(wanted)},
-        },
-        properties=["uuid", "output.material_id", "output.source_checksum", "output.created_at"],
-    )
-    for doc in docs:
-        out = doc["output"]
-        path = wanted[out["material_id"]].path
-        if path not in checksums:
-            checksums[path] = file_checksum(path)
-        if out.get("source_checksum") != checksums[path]:
-            continue
-        created = str(out.get("created_at"))
-        mid = out["material_id"]
-        if mid not in found or created > found[mid][1]:
-            found[mid] = (doc["uuid"], created)
-    return {mid: uuid for mid, (uuid, _) in found.items()}
+    return reusable_references(jobs, None, label, items, doc_type="elastic_reference")
 
 
 def existing_elastic_predictions(
     jobs: JobStore, reference_uuids: dict[str, str], models: Sequence[str]
 ) -> set[tuple[str, str]]:
     """(material_id, model) pairs with a successful prediction on the given references."""
-    if not reference_uuids:
-        return set()
-    docs = jobs.query(
-        {
-            "output.doc_type": "elastic_prediction",
-            "output.reference_uuid": {"$in": list(reference_uuids.values())},
-            "output.model.name": {"$in": list(models)},
-        },
-        properties=["output.material_id", "output.model.name", "output.state"],
-    )
-    return {
-        (d["output"]["material_id"], d["output"]["model"]["name"])
-        for d in docs
-        if d["output"].get("state") == "successful"
-    }
+    return existing_predictions(jobs, reference_uuids, models, doc_type="elastic_prediction")
