@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from jobflow import Flow, Job, JobStore, OutputReference
@@ -16,6 +15,7 @@ from softbench.makers.elastic import (
 )
 from softbench.models import ModelSpec
 from softbench.schemas.elastic import TASK
+from softbench.workflows.forces import ingest_or_reuse
 from softbench.workflows.reuse import existing_predictions, reusable_references
 
 if TYPE_CHECKING:
@@ -65,17 +65,12 @@ def elastic_flow(
     jobs: list[Job | Flow] = []
     for item in items:
         mid = item.material_id
-        if mid in existing_references:
-            ref_uuid = existing_references[mid]
-            ref_output = OutputReference(ref_uuid)
-        else:
-            maker = IngestElasticReferenceMaker(
-                name=f"ingest elastic {mid}", label=label, settings=settings or {}
-            )
-            ingest = maker.make(asdict(item))
-            ingest.metadata.update({"softbench": {"task": TASK, "material_id": mid}})
+        maker = IngestElasticReferenceMaker(
+            name=f"ingest elastic {mid}", label=label, settings=settings or {}
+        )
+        ref_uuid, ref_output, ingest = ingest_or_reuse(item, TASK, maker, existing_references)
+        if ingest is not None:
             jobs.append(ingest)
-            ref_uuid, ref_output = ingest.uuid, ingest.output
         for spec in models:
             if (mid, spec.name) not in skip:
                 jobs.append(elastic_model_job(spec, ref_output, ref_uuid, mid, device, options))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from jobflow import Flow, Job, OutputReference
+from jobflow import Flow, Job, Maker, OutputReference
 
 from softbench.ingest import SourceItem
 from softbench.makers.forces import ModelForcesMaker
@@ -38,6 +38,23 @@ def model_job(
     return job
 
 
+def ingest_or_reuse(
+    item: SourceItem, task: str, maker: Maker, existing_references: dict[str, str]
+) -> tuple[str, OutputReference, Job | Flow | None]:
+    """(uuid, output reference, new job or None) of a material's reference.
+
+    A reference already in the store (``existing_references``: material id -> job
+    uuid) is referenced by uuid; otherwise ``maker`` ingests it in a new job.
+    """
+    mid = item.material_id
+    if mid in existing_references:
+        uuid = existing_references[mid]
+        return uuid, OutputReference(uuid), None
+    job = maker.make(asdict(item))
+    job.metadata.update({"softbench": {"task": task, "material_id": mid}})
+    return job.uuid, job.output, job
+
+
 def force_parity_flow(
     items: Sequence[SourceItem],
     models: Sequence[ModelSpec],
@@ -60,17 +77,12 @@ def force_parity_flow(
     jobs: list[Job | Flow] = []
     for item in items:
         mid = item.material_id
-        if mid in existing_references:
-            ref_uuid = existing_references[mid]
-            ref_output: OutputReference = OutputReference(ref_uuid)
-        else:
-            maker = IngestReferenceMaker(
-                name=f"ingest {task} {mid}", task=task, label=label, settings=settings or {}
-            )
-            ingest = maker.make(asdict(item))
-            ingest.metadata.update({"softbench": {"task": task, "material_id": mid}})
+        maker = IngestReferenceMaker(
+            name=f"ingest {task} {mid}", task=task, label=label, settings=settings or {}
+        )
+        ref_uuid, ref_output, ingest = ingest_or_reuse(item, task, maker, existing_references)
+        if ingest is not None:
             jobs.append(ingest)
-            ref_uuid, ref_output = ingest.uuid, ingest.output
         for spec in models:
             if (mid, spec.name) in skip:
                 continue

@@ -8,7 +8,6 @@ from the SofteningBuilder); relaxed mode is one :class:`RelaxedPhononMaker` job.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 from jobflow import Flow, Job, JobStore, OutputReference
@@ -23,7 +22,7 @@ from softbench.makers.phonons import (
 )
 from softbench.models import ModelSpec
 from softbench.schemas.phonons import PHONON_TASKS
-from softbench.workflows.forces import model_job
+from softbench.workflows.forces import ingest_or_reuse, model_job
 from softbench.workflows.reuse import existing_predictions, reusable_references
 
 MODES = ("fixed", "relaxed")
@@ -79,17 +78,12 @@ def phonon_flow(
     task = PHONON_TASKS["fixed"]
     for item in items:
         mid = item.material_id
-        if mid in existing_references:
-            ref_uuid = existing_references[mid]
-            ref_output: OutputReference = OutputReference(ref_uuid)
-        else:
-            maker = PhononReferenceMaker(
-                name=f"ingest phonons {mid}", task=task, label=label, settings=settings or {}
-            )
-            ingest = maker.make(asdict(item))
-            ingest.metadata.update({"softbench": {"task": task, "material_id": mid}})
+        maker = PhononReferenceMaker(
+            name=f"ingest phonons {mid}", task=task, label=label, settings=settings or {}
+        )
+        ref_uuid, ref_output, ingest = ingest_or_reuse(item, task, maker, existing_references)
+        if ingest is not None:
             jobs.append(ingest)
-            ref_uuid, ref_output = ingest.uuid, ingest.output
         for spec in models:
             if "fixed" in modes and ("fixed", mid, spec.name) not in skip:
                 jobs.append(model_job(spec, ref_output, ref_uuid, mid, device, task))
