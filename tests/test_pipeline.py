@@ -106,6 +106,19 @@ def test_rebuild_is_idempotent_and_a_new_model_is_processed_alone(stores, tmp_pa
     assert stores.collection("softening").count() == 8
 
 
+def test_stresses_are_stored_only_when_asked(stores, tmp_path):
+    from softbench.builders.pairing import load_output
+
+    path = cu_frames(tmp_path / "cu.extxyz", materials=("cu-a",))
+    emt = get_models(["ase:ase.calculators.emt.EMT"])
+    for stress in (False, True):
+        flow = force_parity_flow(discover(path), emt, f"lbl-{stress}", stress=stress)
+        run_flow(flow, stores, log=False)
+        out = load_output(stores.jobs, flow.jobs[-1].uuid)
+        arrays = out["configurations"][0]["arrays"]
+        assert (arrays["stress"] is not None) is stress
+
+
 def test_arrays_live_in_the_data_store(stores, tmp_path):
     path = cu_frames(tmp_path / "cu.extxyz", materials=("cu-a",))
     run_forces(stores, path, [springs(1.0)])

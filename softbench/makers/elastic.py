@@ -30,7 +30,7 @@ from softbench.analysis.elastic import (
 )
 from softbench.ingest import SourceItem
 from softbench.makers.forces import safe_provenance
-from softbench.models import ModelError, get_model
+from softbench.models import ModelError, ModelRef, resolve_model
 from softbench.schemas.elastic import (
     ElasticPredictionDocument,
     ElasticReferenceDocument,
@@ -76,7 +76,7 @@ class ModelElasticMaker(Maker):
     """
 
     name: str = "model elastic"
-    model: str = "chgnet-0.3.0"
+    model: ModelRef = "chgnet-0.3.0"  # registry name or ModelSpec.to_dict()
     device: str | None = None
     fmax: float = 1e-3
     relax_steps: int = 500
@@ -118,7 +118,7 @@ class ModelElasticMaker(Maker):
 
 def predict_elastic(
     reference: ElasticReferenceDocument | dict[str, Any],
-    model: str,
+    model: ModelRef,
     reference_uuid: str | None = None,
     device: str | None = None,
     options: dict[str, Any] | None = None,
@@ -132,7 +132,7 @@ def predict_elastic(
         if isinstance(reference, ElasticReferenceDocument)
         else ElasticReferenceDocument.model_validate(reference)
     )
-    spec = get_model(model)
+    spec = resolve_model(model)
     doc = ElasticPredictionDocument(
         material_id=ref.material_id,
         formula=ref.formula,

@@ -7,7 +7,7 @@ from typing import Any
 
 from jobflow import Maker, job
 
-from softbench.models import ModelError, ModelSpec, get_model, spec_from_dict
+from softbench.models import ModelError, ModelRef, ModelSpec, resolve_model
 from softbench.models.evaluate import evaluate
 from softbench.schemas.configuration import ARRAYS_KEY, Configuration, ConfigurationArrays
 from softbench.schemas.prediction import PredictionTaskDocument
@@ -26,7 +26,7 @@ class ModelForcesMaker(Maker):
     """
 
     name: str = "model forces"
-    model: str | dict[str, Any] = "chgnet-0.3.0"  # registry name or ModelSpec.to_dict()
+    model: ModelRef = "chgnet-0.3.0"  # registry name or ModelSpec.to_dict()
     device: str | None = None
     show_progress: bool = True
     stress: bool = False  # force parity needs energies and forces only
@@ -45,7 +45,7 @@ class ModelForcesMaker(Maker):
 
 def predict_reference(
     reference: ReferenceTaskDocument | dict[str, Any],
-    model: str | dict[str, Any],
+    model: ModelRef,
     reference_uuid: str | None = None,
     device: str | None = None,
     show_progress: bool = False,
@@ -57,7 +57,7 @@ def predict_reference(
         if isinstance(reference, ReferenceTaskDocument)
         else ReferenceTaskDocument.model_validate(reference)
     )
-    spec = spec_from_dict(model) if isinstance(model, dict) else get_model(model)
+    spec = resolve_model(model)
     doc = PredictionTaskDocument(
         task=ref.task,
         material_id=ref.material_id,

@@ -26,7 +26,7 @@ from softbench.analysis.phonons import (
 from softbench.ingest import ReferenceFormatError, SourceItem, read_reference
 from softbench.makers.forces import safe_provenance
 from softbench.makers.reference import IngestReferenceMaker
-from softbench.models import ModelError, get_model
+from softbench.models import ModelError, ModelRef, resolve_model
 from softbench.models.evaluate import evaluate, load_predictor
 from softbench.schemas.configuration import ARRAYS_KEY, Configuration
 from softbench.schemas.phonons import PHONON_TASKS, RelaxationInfo, RelaxedPhononTaskDocument
@@ -90,7 +90,7 @@ class RelaxedPhononMaker(Maker):
     """
 
     name: str = "relaxed phonons"
-    model: str = "chgnet-0.3.0"
+    model: ModelRef = "chgnet-0.3.0"  # registry name or ModelSpec.to_dict()
     fmax: float = RELAX_FMAX
     max_steps: int = RELAX_STEPS
     fix_symmetry: bool = True
@@ -118,7 +118,7 @@ class RelaxedPhononMaker(Maker):
 
 def relaxed_phonon_forces(
     reference: ReferenceTaskDocument | dict[str, Any],
-    model: str,
+    model: ModelRef,
     reference_uuid: str | None = None,
     fmax: float = RELAX_FMAX,
     max_steps: int = RELAX_STEPS,
@@ -132,7 +132,7 @@ def relaxed_phonon_forces(
         if isinstance(reference, ReferenceTaskDocument)
         else ReferenceTaskDocument.model_validate(reference)
     )
-    spec = get_model(model)
+    spec = resolve_model(model)
     doc = RelaxedPhononTaskDocument(
         material_id=ref.material_id,
         formula=ref.formula,

@@ -8,16 +8,20 @@ from softbench.models.errors import (
     UnsupportedElementsError,
 )
 from softbench.models.registry import (
+    ModelRef,
     get_model,
     get_models,
     known_models,
+    model_ref,
     register,
+    resolve_model,
     spec_from_dict,
 )
 from softbench.models.spec import ModelSpec
 
 __all__ = [
     "ModelError",
+    "ModelRef",
     "ModelSpec",
     "ModelUnavailableError",
     "NonFiniteForcesError",
@@ -26,6 +30,8 @@ __all__ = [
     "get_model",
     "get_models",
     "known_models",
+    "model_ref",
     "register",
+    "resolve_model",
     "spec_from_dict",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from softbench.models.errors import UnknownModelError
 from softbench.models.spec import ModelSpec
@@ -91,6 +92,23 @@ def get_models(names: str | list[str]) -> list[ModelSpec]:
 def spec_from_dict(data: dict) -> ModelSpec:
     """Inverse of :meth:`ModelSpec.to_dict`."""
     return ModelSpec(**data)
+
+
+ModelRef = str | dict[str, Any]
+
+
+def model_ref(spec: ModelSpec) -> ModelRef:
+    """How a job names its model: built-ins by name, anything else by full spec.
+
+    Files, import paths and registrations made in one process must be rebuilt by
+    a worker in another, so they travel as :meth:`ModelSpec.to_dict`.
+    """
+    return spec.name if is_builtin(spec) else spec.to_dict()
+
+
+def resolve_model(model: ModelRef) -> ModelSpec:
+    """Inverse of :func:`model_ref` (a name is looked up, a dict rebuilt)."""
+    return spec_from_dict(model) if isinstance(model, dict) else get_model(model)
 
 
 def _ase_spec(name: str) -> ModelSpec:

@@ -13,7 +13,7 @@ from softbench.makers.elastic import (
     ModelElasticMaker,
     VaspElasticReferenceMaker,
 )
-from softbench.models import ModelSpec
+from softbench.models import ModelSpec, model_ref
 from softbench.schemas.elastic import TASK
 from softbench.workflows.forces import ingest_or_reuse
 from softbench.workflows.reuse import existing_predictions, reusable_references
@@ -33,7 +33,7 @@ def elastic_model_job(
     """One model elastic job, named after material and model, routed to the model's env."""
     maker = ModelElasticMaker(
         name=f"{spec.name} elastic {material_id}",
-        model=spec.name,
+        model=model_ref(spec),
         device=device,
         **(options or {}),
     )

@@ -11,8 +11,7 @@ from jobflow import Flow, Job, Maker, OutputReference
 from softbench.ingest import SourceItem
 from softbench.makers.forces import ModelForcesMaker
 from softbench.makers.reference import IngestReferenceMaker
-from softbench.models import ModelSpec
-from softbench.models.registry import is_builtin
+from softbench.models import ModelSpec, model_ref
 
 
 def model_job(
@@ -25,10 +24,12 @@ def model_job(
     stress: bool = False,
 ) -> Job:
     """A model-forces job named after material and model, routed to the model's env."""
-    # Built-in models travel by name; others (files, import paths, registrations
-    # made in this process) by their full spec so any worker can rebuild them.
-    model: str | dict[str, Any] = spec.name if is_builtin(spec) else spec.to_dict()
-    maker = ModelForcesMaker(name=f"{spec.name} {task} {material_id}", model=model, device=device)
+    maker = ModelForcesMaker(
+        name=f"{spec.name} {task} {material_id}",
+        model=model_ref(spec),  # by name, or by full spec for non-built-in models
+        device=device,
+        stress=stress,
+    )
     job = maker.make(reference, reference_uuid=reference_uuid)
     # FireWorks: only workers of the model's environment pick this job up.
     job.update_config({"manager_config": {"_category": spec.environment}})

@@ -20,7 +20,7 @@ from softbench.makers.phonons import (
     PhononReferenceMaker,
     RelaxedPhononMaker,
 )
-from softbench.models import ModelSpec
+from softbench.models import ModelSpec, model_ref
 from softbench.schemas.phonons import PHONON_TASKS
 from softbench.workflows.forces import ingest_or_reuse, model_job
 from softbench.workflows.reuse import existing_predictions, reusable_references
@@ -40,7 +40,7 @@ def relaxed_job(
     """A relaxed-mode job named after material and model, routed to the model's env."""
     maker = RelaxedPhononMaker(
         name=f"{spec.name} phonons-relaxed {material_id}",
-        model=spec.name,
+        model=model_ref(spec),
         fmax=fmax,
         max_steps=max_steps,
         device=device,
