@@ -130,6 +130,30 @@ def test_arrays_live_in_the_data_store(stores, tmp_path):
     assert blobs == 6  # 3 reference + 3 prediction configurations
 
 
+@pytest.mark.parametrize("embedded", [False, True], ids=["mongomock", "montydb"])
+def test_batched_output_loading_equals_jobflow_loading(stores, disk_store, tmp_path, embedded):
+    from softbench.builders.pairing import load_outputs, with_outputs
+    from softbench.stores import open_stores
+
+    if embedded:
+        stores = open_stores(disk_store)
+    path = cu_frames(tmp_path / "cu.extxyz")
+    flow = run_forces(stores, path, [springs(1.0)])
+    uuids = [job.uuid for job in flow.jobs]
+    batched = load_outputs(stores.jobs, [*uuids, "no-such-uuid"])
+    assert set(batched) == set(uuids)
+    for uuid in uuids:
+        one = stores.jobs.query_one({"uuid": uuid}, load=True)["output"]
+        assert batched[uuid] == one
+        assert "blob_uuid" not in str(batched[uuid])
+    items = [{"prediction_uuid": u, "reference_uuid": None} for u in uuids]
+    loaded = list(with_outputs(stores.jobs, items, batch=2))
+    assert [i["prediction"] for i in loaded] == [batched[u] for u in uuids]
+    assert all(i["reference"] is None for i in loaded)
+    with pytest.raises(KeyError, match="no-such-uuid"):
+        list(with_outputs(stores.jobs, [{"prediction_uuid": "no-such-uuid"}]))
+
+
 def test_one_failing_material_does_not_stop_the_others(stores, tmp_path, shared):
     cu = cu_frames(tmp_path / "cu.extxyz", materials=("cu-a",))
     gan = shared / "data/vasp-outputs/GaN/Mg_Ga/bulk_sc"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from jobflow import JobStore
@@ -32,10 +32,10 @@ from softbench.analysis.phonons import (
 )
 from softbench.builders.base import GroupSummaryBuilder
 from softbench.builders.pairing import (
-    load_output,
     newest_predictions,
     newest_references,
     pair_configurations,
+    with_outputs,
 )
 from softbench.builders.softening import softening_key
 from softbench.makers.phonons import PHONOPY_KEY
@@ -48,6 +48,9 @@ from softbench.schemas.phonons import (
 )
 from softbench.schemas.prediction import PredictionTaskDocument
 from softbench.schemas.reference import ReferenceTaskDocument
+
+if TYPE_CHECKING:
+    from phonopy import Phonopy
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +77,7 @@ class DftPhonons:
     path: BandPath
     distances: list[np.ndarray]
     meta: dict[str, Any]
+    phonopy: Phonopy  # reused for fixed-mode models: its symmetry search is the slow part
 
 
 class PhononBuilder(Builder):
@@ -99,7 +103,10 @@ class PhononBuilder(Builder):
         super().__init__(sources=sources, targets=[phonons, bands], **kwargs)
 
     def get_items(self) -> Iterator[dict[str, Any]]:
-        """(mode, prediction, reference) triples not built yet with these documents."""
+        """Unbuilt (mode, prediction, reference) triples, with both outputs loaded."""
+        yield from with_outputs(self.jobs, self._pending())
+
+    def _pending(self) -> Iterator[dict[str, Any]]:
         modes = modes_for(self.task)
         if not modes:
             return
@@ -137,11 +144,9 @@ class PhononBuilder(Builder):
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         """Build the phonon (and band) document of one item; failures become documents."""
         ref = None
-        if item["reference_uuid"]:
-            ref = ReferenceTaskDocument.model_validate(
-                load_output(self.jobs, item["reference_uuid"])
-            )
-        output = load_output(self.jobs, item["prediction_uuid"])
+        if item["reference"] is not None:
+            ref = ReferenceTaskDocument.model_validate(item["reference"])
+        output = item["prediction"]
         if item["mode"] == "fixed":
             pred = PredictionTaskDocument.model_validate(output)
             doc, bands = self._fixed(pred, ref, item)
@@ -186,7 +191,7 @@ class PhononBuilder(Builder):
             ), None
         order = _displacement_order(ref, paired.configuration_ids)
         forces = [paired.model_forces[i] for i in order]
-        return self._compare(doc, ref, meta, forces)
+        return self._compare(doc, ref, meta, forces, same_cells=True)
 
     def _relaxed(
         self,
@@ -218,10 +223,18 @@ class PhononBuilder(Builder):
         ref: ReferenceTaskDocument,
         model_meta: dict[str, Any],
         model_forces: list[Any],
+        same_cells: bool = False,
     ) -> tuple[PhononDocument, PhononBandsDocument | None]:
+        """Model phonons from its forces, compared with DFT's.
+
+        ``same_cells``: the model forces are on DFT's own displaced supercells, so
+        DFT's Phonopy object (symmetry included) is reused; its DFT properties are
+        already computed, and only its force constants are overwritten.
+        """
         try:
             dft = self._dft_phonons(doc.reference_uuid or "", ref)
-            ph = produce_force_constants(build_phonopy(model_meta), model_forces)
+            base = dft.phonopy if same_cells else build_phonopy(model_meta)
+            ph = produce_force_constants(base, model_forces)
             model = phonon_properties(ph, dft.path, dft.properties.mesh)
             metrics = compare(dft.properties, model, ph)
         except Exception as exc:  # phonopy problems are per-material results
@@ -280,7 +293,8 @@ class PhononBuilder(Builder):
         except Exception as exc:
             self._dft[uuid] = f"DFT phonons: {type(exc).__name__}: {exc}"
             raise
-        result = DftPhonons(props, path, band_distances(primitive.lattice.matrix, path), meta)
+        distances = band_distances(primitive.lattice.matrix, path)
+        result = DftPhonons(props, path, distances, meta, ph)
         self._dft[uuid] = result
         return result
 

@@ -17,7 +17,7 @@ from maggma.core import Builder, Store
 
 from softbench.analysis.softening import DEFAULT_BOOTSTRAP, force_parity
 from softbench.builders.base import GroupSummaryBuilder
-from softbench.builders.pairing import iter_pairs, load_output, pair_configurations
+from softbench.builders.pairing import iter_pairs, pair_configurations, with_outputs
 from softbench.schemas.prediction import PredictionTaskDocument
 from softbench.schemas.reference import ReferenceTaskDocument
 from softbench.schemas.softening import SofteningDocument, SofteningSummaryDocument
@@ -49,7 +49,10 @@ class SofteningBuilder(Builder):
         super().__init__(sources=[jobs], targets=[softening], **kwargs)
 
     def get_items(self) -> Iterator[dict[str, Any]]:
-        """Predictions whose (prediction, reference) pair has not been built yet."""
+        """Unbuilt (prediction, reference) pairs, with both outputs loaded."""
+        yield from with_outputs(self.jobs, self._pending())
+
+    def _pending(self) -> Iterator[dict[str, Any]]:
         done = {
             d["key"]: (d.get("prediction_uuid"), d.get("reference_uuid"))
             for d in self.softening.query(
@@ -66,14 +69,10 @@ class SofteningBuilder(Builder):
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         """Compute the softening document of one (material, model) pair."""
-        pred = PredictionTaskDocument.model_validate(
-            load_output(self.jobs, item["prediction_uuid"])
-        )
+        pred = PredictionTaskDocument.model_validate(item["prediction"])
         ref = None
-        if item["reference_uuid"]:
-            ref = ReferenceTaskDocument.model_validate(
-                load_output(self.jobs, item["reference_uuid"])
-            )
+        if item["reference"] is not None:
+            ref = ReferenceTaskDocument.model_validate(item["reference"])
         doc = build_softening(pred, ref, item, self.n_bootstrap)
         self.processed.append(doc.key)
         return doc.model_dump(mode="python")
