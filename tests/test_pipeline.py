@@ -154,6 +154,21 @@ def test_batched_output_loading_equals_jobflow_loading(stores, disk_store, tmp_p
         list(with_outputs(stores.jobs, [{"prediction_uuid": "no-such-uuid"}]))
 
 
+def test_forces_report_pools_components_and_draws_the_parity_plot(stores, tmp_path):
+    from softbench.analysis.softening import softening_scale
+    from softbench.reports.forces import collect_forces, parity_figure
+
+    path = cu_frames(tmp_path / "cu.extxyz")
+    run_forces(stores, path, [springs(0.8), springs(1.1)])
+    data, counts = collect_forces(stores, "forces", models=["springs-0.8", "springs-1.1"])
+    assert counts == {"springs-0.8": 2, "springs-1.1": 2}
+    for name, (ref, model) in data.items():
+        assert ref.shape == model.shape == (2 * 3 * 8 * 3,)
+        assert softening_scale(ref, model) == pytest.approx(float(name.split("-")[1]))
+    figure = parity_figure(stores, tmp_path / "parity.png")
+    assert figure is not None and figure.stat().st_size > 10_000
+
+
 def test_one_failing_material_does_not_stop_the_others(stores, tmp_path, shared):
     cu = cu_frames(tmp_path / "cu.extxyz", materials=("cu-a",))
     gan = shared / "data/vasp-outputs/GaN/Mg_Ga/bulk_sc"

@@ -37,20 +37,25 @@ def collect_forces(
     materials: Sequence[str] | None = None,
 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, int]]:
     """Paired (reference, model) force components per model, and material counts."""
-    from softbench.builders.pairing import iter_pairs, load_output, pair_configurations
+    from softbench.builders.pairing import iter_pairs, pair_configurations, with_outputs
     from softbench.schemas import PredictionTaskDocument, ReferenceTaskDocument
 
     out: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
     counts: dict[str, int] = {}
-    for (_, mid, _, model), pred_ref, ref_ref in iter_pairs(stores.jobs, task=task):
-        if ref_ref is None or pred_ref.state != "successful":
-            continue
-        if (models and model not in models) or (materials and mid not in materials):
-            continue
-        ref = ReferenceTaskDocument.model_validate(load_output(stores.jobs, ref_ref.uuid))
+    wanted = [
+        {"model": model, "prediction_uuid": pred_ref.uuid, "reference_uuid": ref_ref.uuid}
+        for (_, mid, _, model), pred_ref, ref_ref in iter_pairs(stores.jobs, task=task)
+        if ref_ref is not None
+        and pred_ref.state == "successful"
+        and not (models and model not in models)
+        and not (materials and mid not in materials)
+    ]
+    for item in with_outputs(stores.jobs, wanted):
+        ref = ReferenceTaskDocument.model_validate(item["reference"])
         if ref.state != "successful":
             continue
-        pred = PredictionTaskDocument.model_validate(load_output(stores.jobs, pred_ref.uuid))
+        pred = PredictionTaskDocument.model_validate(item["prediction"])
+        model = item["model"]
         paired = pair_configurations(ref, pred)
         xs, ys = out.setdefault(model, ([], []))
         counts[model] = counts.get(model, 0) + 1
