@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +48,7 @@ def load(spec: ModelSpec, device: str | None = None) -> Predictor:
     from chgnet.model import CHGNet
 
     device = resolve_device(device)
-    with keep_torch_dtype():
+    with keep_torch_dtype(), redirect_stdout(sys.stderr):  # chgnet prints; stdout is results
         if spec.options.get("path"):
             model = CHGNet.from_file(str(weights_files(spec)[0]))
             model = model.to(device)
@@ -96,4 +98,5 @@ class ChgnetPredictor(Predictor):
         """CHGNet's ASE calculator on the same model object."""
         from chgnet.model.dynamics import CHGNetCalculator
 
-        return CHGNetCalculator(model=self.model, use_device=self.device)
+        with redirect_stdout(sys.stderr):  # it prints its device
+            return CHGNetCalculator(model=self.model, use_device=self.device)
