@@ -22,6 +22,7 @@ from softbench.analysis.elastic import (
     ratio,
 )
 from softbench.builders.base import GroupSummaryBuilder
+from softbench.builders.pairing import with_outputs
 from softbench.schemas.elastic import (
     TASK,
     ElasticPredictionDocument,
@@ -53,7 +54,10 @@ class ElasticBuilder(Builder):
         super().__init__(sources=[jobs], targets=[elastic], **kwargs)
 
     def get_items(self) -> Iterator[dict[str, Any]]:
-        """Newest prediction per key whose pair has not been built yet."""
+        """Newest prediction per key whose pair is unbuilt, with both outputs loaded."""
+        yield from with_outputs(self.jobs, self._pending())
+
+    def _pending(self) -> Iterator[dict[str, Any]]:
         refs: dict[str, str] = {}
         newest_ref: dict[tuple[str, str], tuple[str, str]] = {}
         for d in self.jobs.query({"output.doc_type": "elastic_reference"}, properties=_FIELDS):
@@ -86,12 +90,10 @@ class ElasticBuilder(Builder):
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         """Compare one prediction with its reference."""
-        pred = ElasticPredictionDocument.model_validate(_output(self.jobs, item["prediction_uuid"]))
+        pred = ElasticPredictionDocument.model_validate(item["prediction"])
         ref = None
-        if item["reference_uuid"]:
-            ref = ElasticReferenceDocument.model_validate(
-                _output(self.jobs, item["reference_uuid"])
-            )
+        if item["reference"] is not None:
+            ref = ElasticReferenceDocument.model_validate(item["reference"])
         doc = compare(pred, ref, item)
         self.processed.append(doc.key)
         return doc.model_dump(mode="python")
@@ -100,13 +102,6 @@ class ElasticBuilder(Builder):
         """Upsert by key."""
         if items:
             self.elastic.update(items, key="key")
-
-
-def _output(jobs: JobStore, uuid: str) -> dict[str, Any]:
-    doc = jobs.query_one({"uuid": uuid}, sort={"index": -1})
-    if doc is None:
-        raise KeyError(f"no job output with uuid {uuid}")
-    return doc["output"]
 
 
 def compare(

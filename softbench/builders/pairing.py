@@ -115,8 +115,8 @@ def load_outputs(jobs: JobStore, uuids: Iterable[str]) -> dict[str, dict[str, An
             blob = get(d, list(path))
             by_store.setdefault(blob["store"], {})[blob["blob_uuid"]] = (uuid, tuple(path))
     inserts: dict[str, dict[tuple, Any]] = {uuid: {} for uuid in docs}
+    data_stores: dict[str, Store] = getattr(jobs, "additional_stores")  # noqa: B009 - untyped
     for name, blobs in by_store.items():
-        data_stores: dict[str, Store] = getattr(jobs, "additional_stores")  # noqa: B009 - untyped
         store = data_stores.get(name)
         if store is None:
             raise ValueError(f"job output refers to unknown data store {name!r}")
