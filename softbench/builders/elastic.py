@@ -58,11 +58,11 @@ class ElasticBuilder(Builder):
         yield from with_outputs(self.jobs, self._pending())
 
     def _pending(self) -> Iterator[dict[str, Any]]:
-        refs: dict[str, str] = {}
+        ref_uuids: set[str] = set()
         newest_ref: dict[tuple[str, str], tuple[str, str]] = {}
         for d in self.jobs.query({"output.doc_type": "elastic_reference"}, properties=_FIELDS):
             o = d["output"]
-            refs[d["uuid"]] = d["uuid"]
+            ref_uuids.add(d["uuid"])
             pair = (o["material_id"], o["reference"])
             created = str(o.get("created_at"))
             if pair not in newest_ref or created > newest_ref[pair][1]:
@@ -76,7 +76,7 @@ class ElasticBuilder(Builder):
             key = elastic_key(o["material_id"], o["model"]["name"], o["reference"])
             created = str(o.get("created_at"))
             ref_uuid = o.get("reference_uuid")
-            if ref_uuid not in refs:
+            if ref_uuid not in ref_uuids:
                 ref_uuid = newest_ref.get((o["material_id"], o["reference"]), (None, ""))[0]
             if key not in preds or created > preds[key][1]:
                 preds[key] = (d["uuid"], created, ref_uuid)
