@@ -61,3 +61,68 @@ def test_few_configurations_resample_atoms():
 def test_bad_input_is_named(dft, model, match):
     with pytest.raises(ValueError, match=match):
         force_parity(dft, model)
+
+
+def _noisy_pairs():
+    """Two configurations of two atoms: reference x, model y = 0.8 x + noise (seeded)."""
+    rng = np.random.default_rng(42)
+    ref = [rng.normal(size=(2, 3)), rng.normal(size=(2, 3))]
+    model = [0.8 * r + rng.normal(scale=0.1, size=r.shape) for r in ref]
+    return ref, model
+
+
+def test_metrics_on_noisy_forces_match_hand_arithmetic():
+    ref, model = _noisy_pairs()
+    # plain numpy, component by component (12 components), not softbench's code
+    x = [float(v) for r in ref for v in r.ravel()]
+    y = [float(v) for m in model for v in m.ravel()]
+    n = len(x)
+    s = sum(a * b for a, b in zip(x, y, strict=True)) / sum(a * a for a in x)
+    mae = sum(abs(b - a) for a, b in zip(x, y, strict=True)) / n
+    cmae = sum(abs(b / s - a) for a, b in zip(x, y, strict=True)) / n
+    rmse = (sum((b - a) ** 2 for a, b in zip(x, y, strict=True)) / n) ** 0.5
+    # R² as the code defines it: residuals of the through-origin fit y = s x over
+    # the spread of y about its mean (not the uncentred Σy² variant)
+    y_mean = sum(y) / n
+    ss_res = sum((b - s * a) ** 2 for a, b in zip(x, y, strict=True))
+    ss_tot = sum((b - y_mean) ** 2 for b in y)
+    r2 = 1 - ss_res / ss_tot
+
+    p = force_parity(ref, model, n_bootstrap=200)
+    assert p.softening_scale == pytest.approx(s, rel=1e-12)
+    assert p.force_mae == pytest.approx(mae, rel=1e-12)
+    assert p.force_cmae == pytest.approx(cmae, rel=1e-12)
+    assert p.force_rmse == pytest.approx(rmse, rel=1e-12)
+    assert p.r2 == pytest.approx(r2, rel=1e-12)
+    assert (p.n_components, p.n_configurations) == (12, 2)
+    # the data are noisy: every error metric is visibly non-zero, and cMAE is not
+    # one of the plausible wrong formulas
+    assert cmae > 0.02 and mae > 0.02
+    x_arr, y_arr = np.array(x), np.array(y)
+    assert p.force_cmae != pytest.approx(np.mean(np.abs(y_arr - s * x_arr)), rel=1e-3)
+    slope_with_intercept = np.polyfit(x_arr, y_arr, 1)[0]
+    assert p.force_cmae != pytest.approx(
+        np.mean(np.abs(y_arr / slope_with_intercept - x_arr)), rel=1e-3
+    )
+
+
+def _coverage_sample(rng, method: str, slope: float):
+    if method == "configurations":  # 60 independent configurations of 4 atoms
+        ref = [rng.normal(size=(4, 3)) for _ in range(60)]
+    else:  # 3 configurations: atoms are resampled, so atom noise is independent
+        ref = [rng.normal(size=(60, 3)) for _ in range(3)]
+    model = [slope * r + rng.normal(scale=0.3, size=r.shape) for r in ref]
+    return ref, model
+
+
+@pytest.mark.parametrize("method", ["configurations", "atoms"])
+def test_bootstrap_95_interval_covers_the_true_slope_about_95_percent(method):
+    slope, n_sets = 0.85, 400  # 400 sets: binomial sd of the coverage ~1.2 %
+    rng = np.random.default_rng(2024)
+    hits = 0
+    for i in range(n_sets):
+        ref, model = _coverage_sample(rng, method, slope)
+        (lo, hi), used = bootstrap_ci(ref, model, n_bootstrap=400, seed=i)
+        assert used == method
+        hits += lo <= slope <= hi
+    assert 0.90 <= hits / n_sets <= 0.99, f"coverage {hits / n_sets:.3f}"
