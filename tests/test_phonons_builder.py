@@ -259,3 +259,118 @@ def test_model_failing_on_one_material(phonon_store):
     assert (summary["n_successful"], summary["n_failed"]) == (1, 1)
     assert summary["fraction_softened"] == 0.0
     assert summary["failed_materials"] == {"mp-1519": "model blew up on this material"}
+
+
+# A model's relaxed cell: DFT's conventional cell stretched by 3 % and turned by 25°
+# about (1, 2, 3), its displacements and forces written in that turned frame, and
+# force constants 0.81 x DFT's. Frequencies are invariant under the rotation, so the
+# model's frequencies are exactly 0.9 x DFT's, but only on the model's own cell and
+# displacement set: DFT's cell with these forces gives other (wrong) numbers.
+STRETCH, FC_SCALE = 1.03, 0.81
+
+
+def _turn() -> np.ndarray:
+    axis = np.array([1.0, 2.0, 3.0]) / np.sqrt(14.0)
+    angle = np.deg2rad(25.0)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)  # Rodrigues
+
+
+@job(data=ARRAYS_KEY)
+def turned_relaxed(reference: dict, name: str, reference_uuid: str):
+    """A relaxed-mode result on a stretched, turned cell (plain dict/array arithmetic)."""
+    ref = ReferenceTaskDocument.model_validate(reference)
+    q = _turn()
+    meta = dict(ref.dft_settings[PHONOPY_KEY])
+    meta["unitcell"] = dict(meta["unitcell"])
+    meta["unitcell"]["lattice"] = (STRETCH * np.asarray(meta["unitcell"]["lattice"]) @ q.T).tolist()
+    meta["dataset"] = {
+        "natom": meta["dataset"]["natom"],
+        "first_atoms": [
+            {"number": d["number"], "displacement": (np.asarray(d["displacement"]) @ q.T).tolist()}
+            for d in meta["dataset"]["first_atoms"]
+        ],
+    }
+    confs = [
+        Configuration(
+            configuration_id=c.configuration_id,
+            n_atoms=c.n_atoms,
+            formula=c.formula,
+            metadata=c.metadata,
+            arrays=ConfigurationArrays(
+                species=c.arrays.species,
+                forces=(FC_SCALE * np.asarray(c.arrays.forces) @ q.T).tolist(),
+            ),
+        )
+        for c in ref.configurations
+    ]
+    return RelaxedPhononTaskDocument(
+        material_id=ref.material_id,
+        formula=ref.formula,
+        reference=ref.reference,
+        reference_uuid=reference_uuid,
+        model=_provenance(name),
+        relaxation=RelaxationInfo(converged=True, fmax_target=1e-5),
+        phonopy=meta,
+        configurations=confs,
+    )
+
+
+def _phonopy_direct_turned(yaml_xz: Path, tmp_path: Path) -> dict[str, float]:
+    """The turned model's mesh frequencies and C_V(300 K), from phonopy alone."""
+    from phonopy import Phonopy
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    plain = tmp_path / "direct.yaml"
+    plain.write_bytes(lzma.decompress(yaml_xz.read_bytes()))
+    dft = phonopy.load(str(plain), log_level=0, produce_fc=False)
+    q, unit = _turn(), dft.unitcell
+    turned = PhonopyAtoms(
+        symbols=list(unit.symbols),
+        cell=STRETCH * np.asarray(unit.cell) @ q.T,
+        scaled_positions=unit.scaled_positions,
+        masses=unit.masses,
+    )
+    ph = Phonopy(
+        turned,
+        supercell_matrix=dft.supercell_matrix,
+        primitive_matrix=dft.primitive_matrix,
+        symprec=dft.symmetry.tolerance,
+        log_level=0,
+    )
+    ph.dataset = {
+        "natom": dft.dataset["natom"],
+        "first_atoms": [
+            {"number": d["number"], "displacement": np.asarray(d["displacement"]) @ q.T}
+            for d in dft.dataset["first_atoms"]
+        ],
+    }
+    ph.forces = FC_SCALE * np.asarray(dft.forces) @ q.T
+    ph.produce_force_constants(calculate_full_force_constants=False)
+    ph.symmetrize_force_constants(show_drift=False)
+    ph.run_mesh([20, 20, 20], is_gamma_center=True)
+    freqs, weights = ph.mesh.frequencies, ph.mesh.weights
+    ph.run_thermal_properties(temperatures=[300.0])
+    return {
+        "model_max_freq_thz": float(freqs.max()),
+        "model_mean_freq_thz": float(
+            (weights[:, None] * freqs).sum() / weights.sum() / freqs.shape[1]
+        ),
+        "model_heat_capacity": float(ph.thermal_properties.heat_capacity[0]),
+    }
+
+
+def test_relaxed_mode_uses_the_model_cell_not_dft_cell(shared, stores, tmp_path):
+    yaml_xz = shared / "data/phonons-pbe/mp-1519/phonopy.yaml.xz"
+    (src := tmp_path / "phonons" / "mp-1519").mkdir(parents=True)
+    shutil.copy(yaml_xz, src)
+    ref = _ingest(discover(src.parent, "phonopy"))["mp-1519"]
+    run_flow(Flow([ref, turned_relaxed(ref.output, "turned", ref.uuid)]), stores, log=False)
+    assert build_phonons(stores)["phonons"] == 1
+    (doc,) = fetch(stores, "phonons", model="turned")
+    assert (doc["mode"], doc["state"]) == ("relaxed", "successful"), doc["reason"]
+    for name, value in _phonopy_direct_turned(yaml_xz, tmp_path).items():
+        assert doc[name] == pytest.approx(value, rel=1e-6), name
+    assert doc["max_freq_ratio"] == pytest.approx(0.9, rel=1e-6)  # sqrt(0.81)
+    assert doc["mean_freq_ratio"] == pytest.approx(0.9, rel=1e-6)
+    assert doc["model_imaginary"] is False
