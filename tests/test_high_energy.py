@@ -415,3 +415,119 @@ def test_progress_calculator_is_transparent(capsys):
     atoms.get_forces()
     assert atoms.calc.bar.n == 2  # one tick per new geometry, not per property
     assert "test MD" in capsys.readouterr().err
+
+
+# --- the MD that runs is the MD that was asked for ---------------------------------
+
+EMT_MODEL = "ase:ase.calculators.emt.EMT"  # a cheap MD driver for copper
+
+
+@pytest.fixture
+def langevin_runs(monkeypatch):
+    """Every ASE Langevin atomate2 builds: its arguments, and dt, T, friction at each step."""
+    import ase.md.langevin
+
+    runs: list[dict] = []
+
+    class RecordingLangevin(ase.md.langevin.Langevin):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.record: dict = {"kwargs": dict(kwargs), "steps": []}
+            runs.append(self.record)
+
+        def step(self, *args, **kwargs):
+            self.record["steps"].append((self.dt, self.temp, self.fr))
+            return super().step(*args, **kwargs)
+
+    # atomate2 looks the class up in ase.md.langevin when the MD job runs
+    monkeypatch.setattr(ase.md.langevin, "Langevin", RecordingLangevin)
+    return runs
+
+
+@pytest.fixture
+def cli_flows(monkeypatch):
+    """The flows `softbench run high-energy` builds (and then runs)."""
+    import softbench.workflows.high_energy as workflow
+
+    flows: list = []
+    build = workflow.high_energy_flow
+
+    def spy(*args, **kwargs):
+        flow, plan = build(*args, **kwargs)
+        flows.append(flow)
+        return flow, plan
+
+    monkeypatch.setattr(workflow, "high_energy_flow", spy)
+    return flows
+
+
+def _md_frames_only(tmp_path: Path, *options: str) -> dict:
+    """`softbench run high-energy --no-dft` on fcc Cu, 16 EMT MD steps; frames.json back."""
+    from softbench.cli import main
+
+    copper = Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.61), ["Cu"], [[0, 0, 0]])
+    copper.to(filename=str(tmp_path / "Cu.cif"))
+    argv = ["run", "high-energy", "--structures", str(tmp_path / "Cu.cif")]
+    argv += ["--store", str(tmp_path / "store"), "--no-dft", "--md-model", EMT_MODEL]
+    argv += ["--md-steps", "16", "--frames-dir", str(tmp_path / "frames")]
+    argv += ["--work-dir", str(tmp_path / "runs"), *options]
+    assert main(argv) == 0
+    return json.loads((tmp_path / "frames" / "Cu" / "frames.json").read_text())
+
+
+def _md_maker(flows: list):
+    """The maker of the single MD job of the single flow built."""
+    from softbench.makers.high_energy import HighEnergyMDMaker
+
+    (flow,) = flows
+    (md,) = [j for j in flow.jobs if isinstance(j.maker, HighEnergyMDMaker)]
+    return md.maker
+
+
+def _assert_dynamics(runs: list[dict], temperature: float, time_step_fs: float, n_steps: int):
+    """One Langevin run at ``temperature`` K and ``time_step_fs`` fs, at every step."""
+    from ase import units
+
+    (run,) = runs  # NVT with atomate2's default thermostat: Langevin
+    assert run["kwargs"]["temperature_K"] == pytest.approx(temperature)
+    assert run["kwargs"]["timestep"] == pytest.approx(time_step_fs * units.fs)
+    assert run["kwargs"]["friction"] == pytest.approx(0.01 / units.fs)  # 10 ps^-1, as VASP
+    assert len(run["steps"]) == n_steps
+    for dt, kt, friction in run["steps"]:
+        assert dt == pytest.approx(time_step_fs * units.fs)
+        assert kt == pytest.approx(units.kB * temperature)
+        assert friction == pytest.approx(0.01 / units.fs)
+
+
+def test_md_defaults_are_1000_K_nvt_2_fs(tmp_path, langevin_runs, cli_flows):
+    """docs/high-energy.md: NVT Langevin at 1000 K, 10000 x 2 fs, by default everywhere."""
+    from atomate2.ase.md import MDEnsemble
+
+    from softbench.makers.high_energy import md_maker
+
+    maker = md_maker(HighEnergySampling(), "x")  # the Python API's defaults
+    assert maker.ensemble == MDEnsemble.nvt
+    assert maker.dynamics in (None, "langevin")
+    assert (maker.temperature, maker.time_step, maker.n_steps) == (1000.0, 2.0, 10000)
+
+    info = _md_frames_only(tmp_path)  # the command line's defaults (only fewer steps)
+    maker = _md_maker(cli_flows)
+    assert maker.ensemble == MDEnsemble.nvt
+    assert (maker.temperature, maker.time_step, maker.n_steps) == (1000.0, 2.0, 16)
+    assert maker.calculator_kwargs["model"] == EMT_MODEL
+    _assert_dynamics(langevin_runs, 1000.0, 2.0, 16)
+    assert info["sampling"]["temperature"] == 1000.0
+    assert [f["time_fs"] for f in info["frames"]] == [2.0 * f["md_step"] for f in info["frames"]]
+
+
+def test_cli_temperature_and_time_step_reach_the_md(tmp_path, langevin_runs, cli_flows):
+    from atomate2.ase.md import MDEnsemble
+
+    info = _md_frames_only(tmp_path, "--temperature", "777", "--time-step", "1.5")
+    maker = _md_maker(cli_flows)
+    assert maker.ensemble == MDEnsemble.nvt
+    assert (maker.temperature, maker.time_step, maker.n_steps) == (777.0, 1.5, 16)
+    _assert_dynamics(langevin_runs, 777.0, 1.5, 16)
+    assert info["sampling"]["temperature"] == 777.0
+    assert info["sampling"]["time_step"] == 1.5
+    assert [f["time_fs"] for f in info["frames"]] == [1.5 * f["md_step"] for f in info["frames"]]

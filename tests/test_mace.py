@@ -6,19 +6,31 @@ environment it evaluates directly; in the default one it goes through the worker
 named by SOFTBENCH_ENV_MACE, as a workflow would.
 """
 
+import json
 import os
 import subprocess
+import sys
+import urllib.error
+import urllib.request
 from importlib.util import find_spec
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from softbench.models import ModelUnavailableError, UnsupportedElementsError, get_model
+from softbench.models import (
+    ModelSpec,
+    ModelUnavailableError,
+    UnsupportedElementsError,
+    get_model,
+)
+from softbench.models import evaluate as evaluate_module
 from softbench.models.evaluate import evaluate
 
 HERE_HAS_MACE = find_spec("mace") is not None
 MACE_PYTHON = os.environ.get("SOFTBENCH_ENV_MACE")
+PACKAGE_INSTALLED = ModelSpec.package_installed
 
 pytestmark = pytest.mark.mace
 
@@ -52,12 +64,85 @@ def test_random_mace_model_evaluates(mace_file):
     assert ev.provenance.weights_sha256 and ev.provenance.package_version
 
 
-def test_uncovered_element_is_named(mace_file):
-    nacl = Structure.from_spacegroup(
+def nacl():
+    return Structure.from_spacegroup(
         "Fm-3m", Lattice.cubic(5.6), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
     )
+
+
+def test_uncovered_element_is_named(mace_file):
     with pytest.raises(UnsupportedElementsError, match="does not cover element.s. Cl, Na"):
-        evaluate(get_model(str(mace_file)), [nacl])
+        evaluate(get_model(str(mace_file)), [nacl()])
+
+
+def _direct_results(mace_file: Path, structures, tmp_path: Path) -> list:
+    """(energy, forces) from mace's MACECalculator itself, here or in the MACE env."""
+    if HERE_HAS_MACE:
+        from softbench.testing.mace import direct_results
+
+        return direct_results(mace_file, structures)
+    inp, out = tmp_path / "structures.json", tmp_path / "direct.json"
+    inp.write_text(json.dumps([s.as_dict() for s in structures]))
+    code = "from softbench.testing.mace import direct_results_main; direct_results_main()"
+    subprocess.run(
+        [MACE_PYTHON, "-c", code, str(mace_file), str(inp), str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return [(e, np.asarray(f)) for e, f in json.loads(out.read_text())]
+
+
+@pytest.fixture
+def through_worker(monkeypatch):
+    """Make evaluate() use the worker in both environments; record its command lines.
+
+    In the MACE environment the package is there, so the spec is told it is not
+    (only in this process: the worker itself evaluates directly).
+    """
+    if HERE_HAS_MACE:
+        monkeypatch.setattr(ModelSpec, "package_installed", lambda self: False)
+        monkeypatch.setenv("SOFTBENCH_ENV_MACE", MACE_PYTHON or sys.executable)
+    elif not MACE_PYTHON:
+        pytest.skip("no MACE environment: run `make test` (sets SOFTBENCH_ENV_MACE)")
+    calls: list = []
+    real_run = subprocess.run
+
+    def spy(cmd, *args, **kwargs):
+        if "softbench.models.worker" in cmd:
+            calls.append(list(cmd))
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module.subprocess, "run", spy)
+    return calls
+
+
+def test_worker_forces_equal_direct_mace_and_keep_labels(mace_file, through_worker, tmp_path):
+    """Through the worker: MACE's own numbers, and errors that name the frame ids."""
+    spec = get_model(str(mace_file))
+    structures = [gaas(), gaas()]
+    labels = ["frame-03", "frame-08"]
+    ev = evaluate(spec, structures, labels=labels, stress=False)
+    assert [c[1:3] for c in through_worker] == [["-m", "softbench.models.worker"]]
+    assert not ev.errors
+    assert ev.provenance.environment == "mace" and ev.provenance.weights_sha256
+    direct = _direct_results(mace_file, structures, tmp_path)
+    for pred, (energy, forces) in zip(ev.predictions, direct, strict=True):
+        assert np.abs(forces).max() > 1e-6  # the random model does give forces
+        np.testing.assert_allclose(pred.forces, forces, rtol=1e-10, atol=1e-10)
+        assert pred.energy == pytest.approx(energy, rel=1e-10, abs=1e-10)
+    if HERE_HAS_MACE:  # and the same as softbench's direct evaluation in this interpreter
+        from softbench.models.evaluate import evaluate_here
+
+        with pytest.MonkeyPatch.context() as m:  # the package is installed here after all
+            m.setattr(ModelSpec, "package_installed", PACKAGE_INSTALLED)
+            here = evaluate_here(spec, structures, labels=labels, stress=False)
+        for a, b in zip(ev.predictions, here.predictions, strict=True):
+            np.testing.assert_allclose(a.forces, b.forces, rtol=0, atol=1e-12)
+
+    with pytest.raises(UnsupportedElementsError, match=r"Cl, Na \(in frame-08\)") as info:
+        evaluate(spec, [gaas(), nacl()], labels=labels)
+    assert info.value.where == "frame-08"
+    assert len(through_worker) == 2
 
 
 @pytest.mark.skipif(HERE_HAS_MACE, reason="checks routing from the default environment")
@@ -89,7 +174,34 @@ def test_flow_routes_mace_jobs_to_their_environment(mace_file, stores, tmp_path)
 
 
 @pytest.mark.skipif(not HERE_HAS_MACE, reason="needs mace-torch in this environment")
-def test_mace_mp_0_without_network_gives_a_clear_error(tmp_path, monkeypatch):
+def test_mace_mp_0_download_failure_gives_a_clear_error(tmp_path, monkeypatch):
+    """The download fails because the test makes it fail: same meaning with internet."""
+    import socket
+
+    from softbench.models.backends.mace import MACE_MP_URLS
+
+    asked: list[str] = []
+
+    def no_network(url, *args, **kwargs):
+        asked.append(getattr(url, "full_url", url))
+        raise urllib.error.URLError("network disabled by the test")
+
+    def no_socket(*args, **kwargs):
+        raise OSError("network disabled by the test")
+
+    # mace-torch downloads with urllib.request (urlopen; older releases urlretrieve);
+    # any other route to the network fails at the socket.
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(urllib.request, "urlretrieve", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_socket)
+    monkeypatch.setattr(socket.socket, "connect", no_socket)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    with pytest.raises(ModelUnavailableError, match="could not download the MACE-MP-0"):
-        evaluate(get_model("mace-mp-0-medium"), [gaas()])
+    spec = get_model("mace-mp-0-medium")
+    url = MACE_MP_URLS["medium"]
+    with pytest.raises(ModelUnavailableError, match="could not download the MACE-MP-0") as info:
+        evaluate(spec, [gaas()])
+    assert asked and url.rsplit("/", 1)[-1] in asked[0]  # the download was tried, and failed
+    message = str(info.value)
+    assert url in message and "network disabled by the test" in message
+    assert str(tmp_path / "mace") in message  # where to put the file by hand
+    assert not any((tmp_path / "mace").glob("*.model"))  # no truncated file left behind

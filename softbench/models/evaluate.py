@@ -2,13 +2,17 @@
 
 A model whose package is missing from this interpreter (MACE next to SevenNet,
 see README 'Environments') is evaluated by ``python -m softbench.models.worker``
-in the interpreter named by ``SOFTBENCH_ENV_<ENVIRONMENT>``.
+in the interpreter named by ``SOFTBENCH_ENV_<ENVIRONMENT>``. A worker that cannot
+start, exits non-zero, is killed, writes no or an unreadable result, or runs past
+``SOFTBENCH_WORKER_TIMEOUT`` seconds (unset: no limit) raises
+:class:`~softbench.models.errors.ModelUnavailableError` naming the model and the cause.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -85,7 +89,9 @@ def evaluate(
         python = environment_python(spec.environment)
         if python is None:
             require_package(spec)  # raises with instructions
-        return _evaluate_elsewhere(spec, structures, device, str(python), stress)
+        return _evaluate_elsewhere(
+            spec, structures, device, str(python), stress, labels=labels, description=description
+        )
     return evaluate_here(spec, structures, device, labels, show_progress, description, stress)
 
 
@@ -166,35 +172,82 @@ def _updater(bar: Any) -> Callable[[int], None] | None:
     return update
 
 
+def worker_timeout() -> float | None:
+    """Seconds a worker may run (``SOFTBENCH_WORKER_TIMEOUT``; unset: no limit)."""
+    raw = os.environ.get("SOFTBENCH_WORKER_TIMEOUT", "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ModelUnavailableError(
+            f"SOFTBENCH_WORKER_TIMEOUT={raw!r} is not a number of seconds"
+        ) from None
+    return value if value > 0 else None
+
+
 def _evaluate_elsewhere(
     spec: ModelSpec,
     structures: Sequence[Structure],
     device: str | None,
     python: str,
     stress: bool = True,
+    labels: Sequence[str] | None = None,
+    description: str = "",
 ) -> Evaluation:
+    """Run ``python -m softbench.models.worker`` in ``python``; any crash is a model error.
+
+    Labels and description travel with the request, so the worker's errors name the
+    same configurations as an evaluation here would.
+    """
     payload = {
         "spec": spec.to_dict(),
         "device": device,
         "stress": stress,
+        "labels": None if labels is None else [str(label) for label in labels],
+        "description": description,
         "structures": [encode_structure(s) for s in structures],
     }
+    where = f"model {spec.name}: worker in environment {spec.environment!r} ({python})"
+    variable = f"SOFTBENCH_ENV_{spec.environment.upper()}"
+    timeout = worker_timeout()
     with tempfile.TemporaryDirectory(prefix="softbench-worker-") as tmp:
         inp, out = Path(tmp) / "in.json", Path(tmp) / "out.json"
         inp.write_text(json.dumps(payload))
-        proc = subprocess.run(
-            [python, "-m", "softbench.models.worker", str(inp), str(out)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0 or not out.exists():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-            raise ModelUnavailableError(
-                f"model {spec.name}: worker in environment {spec.environment!r} "
-                f"({python}) failed: " + " | ".join(tail)
+        try:
+            proc = subprocess.run(
+                [python, "-m", "softbench.models.worker", str(inp), str(out)],
+                capture_output=True,
+                text=True,
+                errors="replace",
+                check=False,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout,
             )
-        result = json.loads(out.read_text())
+        except subprocess.TimeoutExpired:
+            raise ModelUnavailableError(
+                f"{where} did not finish within {timeout:g} s (SOFTBENCH_WORKER_TIMEOUT)"
+            ) from None
+        except OSError as exc:
+            raise ModelUnavailableError(
+                f"{where} could not start: {type(exc).__name__}: {exc}; "
+                f"{variable} must name a Python interpreter with softbench and "
+                f"{spec.package or 'the model package'} installed"
+            ) from exc
+        if proc.returncode != 0:
+            raise ModelUnavailableError(f"{where} {_exit_reason(proc.returncode)}{_tail(proc)}")
+        if not out.exists():
+            raise ModelUnavailableError(f"{where} exited without writing a result{_tail(proc)}")
+        try:
+            result = json.loads(out.read_text(errors="replace"))
+        except ValueError as exc:
+            raise ModelUnavailableError(
+                f"{where} wrote an unreadable result (not JSON: {exc}){_tail(proc)}"
+            ) from exc
+    if not isinstance(result, dict):
+        raise ModelUnavailableError(
+            f"{where} wrote an unreadable result (a JSON {type(result).__name__}, not an object)"
+        )
     kind = result.get("error_type")
     if kind == "unsupported_elements":
         raise UnsupportedElementsError(spec.name, result["elements"], result["where"])
@@ -202,7 +255,37 @@ def _evaluate_elsewhere(
         raise ModelUnavailableError(result["error"])
     if kind:
         raise ModelError(result["error"])
-    return decode_evaluation(result)
+    try:
+        evaluation = decode_evaluation(result)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelUnavailableError(
+            f"{where} wrote an unreadable result ({type(exc).__name__}: {exc})"
+        ) from exc
+    if len(evaluation.predictions) != len(structures):
+        raise ModelUnavailableError(
+            f"{where} returned {len(evaluation.predictions)} predictions "
+            f"for {len(structures)} structures"
+        )
+    return evaluation
+
+
+def _exit_reason(returncode: int) -> str:
+    """'exited with status N' or 'was killed by SIGNAME'."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"was killed by {name}"
+    return f"exited with status {returncode}"
+
+
+def _tail(proc: subprocess.CompletedProcess[str], lines: int = 5) -> str:
+    """': ' + the last lines of stderr (else stdout), or '' when both are empty."""
+    text = (proc.stderr or "").strip() or (proc.stdout or "").strip()
+    if not text:
+        return ""
+    return ": " + " | ".join(line.strip() for line in text.splitlines()[-lines:])
 
 
 def encode_structure(structure: Structure) -> dict[str, Any]:

@@ -28,7 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = encode_evaluation(
             evaluate_here(
-                spec, structures, request.get("device"), stress=request.get("stress", True)
+                spec,
+                structures,
+                request.get("device"),
+                labels=request.get("labels"),
+                description=request.get("description", ""),
+                stress=request.get("stress", True),
             )
         )
     except UnsupportedElementsError as exc:

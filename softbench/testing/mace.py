@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def random_mace_model(
@@ -49,3 +50,42 @@ def random_mace_model(
     path = Path(path)
     torch.save(model, path)
     return path
+
+
+def direct_results(path: str | Path, structures: Sequence[Any]) -> list[tuple[float, Any]]:
+    """(energy, forces) of pymatgen structures from mace's own ``MACECalculator``.
+
+    No softbench code is involved (no registry, predictor or worker): the yardstick
+    for what softbench's MACE path, direct or through the worker, must return.
+    """
+    import numpy as np
+    import torch
+
+    torch.serialization.add_safe_globals([slice])
+    from mace.calculators import MACECalculator
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    dtype = torch.get_default_dtype()
+    try:
+        calc = MACECalculator(model_paths=str(path), device="cpu", default_dtype="float64")
+        out = []
+        for structure in structures:
+            atoms = AseAtomsAdaptor.get_atoms(structure)
+            atoms.calc = calc
+            out.append((float(atoms.get_potential_energy()), np.array(atoms.get_forces())))
+    finally:
+        torch.set_default_dtype(dtype)
+    return out
+
+
+def direct_results_main(argv: Sequence[str] | None = None) -> None:
+    """``python -c`` entry: MODEL IN OUT, structures and results as JSON files."""
+    import json
+    import sys
+
+    from pymatgen.core import Structure
+
+    model, inp, out = (sys.argv[1:] if argv is None else list(argv))[:3]
+    structures = [Structure.from_dict(d) for d in json.loads(Path(inp).read_text())]
+    results = [[e, f.tolist()] for e, f in direct_results(model, structures)]
+    Path(out).write_text(json.dumps(results))
