@@ -1,5 +1,7 @@
 """Store specs: embedded on-disk, memory, MongoDB configs with env credentials."""
 
+import os
+
 import pytest
 
 from softbench.stores import StoreConfigError, _redact, load_store_config, open_stores
@@ -46,3 +48,78 @@ def test_a_file_that_is_not_a_config_is_rejected(tmp_path):
     f.write_text("x")
     with pytest.raises(StoreConfigError, match="not a .yaml config"):
         open_stores(str(f))
+
+
+def test_stores_written_by_plain_montystore_stay_readable(disk_store):
+    """Stores made before the locked store (maggma's MontyStore) open unchanged."""
+    from maggma.stores import MontyStore
+
+    old = MontyStore(
+        "softening", database_path=disk_store, database_name="softbench", storage="sqlite"
+    )
+    old.connect()
+    old.update([{"key": "a", "v": 1}], key="key")
+    old.close()
+    st = open_stores(disk_store, create=False)
+    assert st.collection("softening").query_one({"key": "a"})["v"] == 1
+    st.collection("softening").update([{"key": "a", "v": 2}], key="key")
+    assert [d["v"] for d in st.collection("softening").query({})] == [2]
+
+
+def test_reading_never_creates_a_store(tmp_path):
+    missing = tmp_path / "missing"
+    with pytest.raises(StoreConfigError, match="does not exist"):
+        open_stores(str(missing), create=False)
+    assert not missing.exists()
+    missing.mkdir()
+    with pytest.raises(StoreConfigError, match="not a softbench store"):
+        open_stores(str(missing), create=False)
+    assert list(missing.iterdir()) == []
+
+
+def test_store_directory_that_cannot_be_made_is_a_config_error(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(StoreConfigError, match="Not a directory"):
+        open_stores(str(f / "store"))
+
+
+def test_store_lock_is_reentrant_and_upgrades(tmp_path):
+    import fcntl
+
+    from softbench.stores.monty import StoreLock
+
+    lock = StoreLock(tmp_path)
+    with lock.shared():
+        with lock.exclusive():  # upgrade inside a read
+            assert lock._mode == fcntl.LOCK_EX
+            with lock.shared():
+                assert lock._mode == fcntl.LOCK_EX
+        assert lock._mode == fcntl.LOCK_SH
+    assert lock._fd is None and lock._depth == 0
+    other = StoreLock(tmp_path)  # another open file: blocked only while held
+    with lock.exclusive():
+        fd = other._open()
+        assert fd is not None
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        os.close(fd)
+    with other.exclusive():
+        pass
+
+
+def test_busy_store_lock_times_out_with_a_store_error(tmp_path, monkeypatch):
+    import fcntl
+
+    from softbench.stores import StoreUnavailableError
+    from softbench.stores.monty import StoreLock
+
+    monkeypatch.setenv("SOFTBENCH_STORE_LOCK_TIMEOUT", "0.2")
+    holder = StoreLock(tmp_path)
+    with holder.exclusive():
+        waiter = StoreLock(tmp_path)
+        with pytest.raises(StoreUnavailableError, match="busy"), waiter.shared():
+            pass
+        assert waiter._fd is None
+    with waiter.shared():
+        assert waiter._mode == fcntl.LOCK_SH

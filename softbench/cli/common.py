@@ -35,8 +35,18 @@ def split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def open_cli_stores(args: argparse.Namespace) -> Any:
-    """Open the stores named by ``--store``."""
+# subcommands that only read: they never create a store
+READ_ONLY_COMMANDS = ("query", "report")
+
+
+def open_cli_stores(args: argparse.Namespace, create: bool | None = None) -> Any:
+    """Open the stores named by ``--store``.
+
+    ``create`` (default: not for :data:`READ_ONLY_COMMANDS`) allows making a new
+    embedded store; without it a missing store is an error (exit 2).
+    """
     from softbench.stores import open_stores
 
-    return open_stores(args.store)
+    if create is None:
+        create = getattr(args, "command", None) not in READ_ONLY_COMMANDS
+    return open_stores(args.store, create=create)

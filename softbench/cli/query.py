@@ -31,6 +31,6 @@ def run(args: argparse.Namespace) -> int:
         for k in ("task", "model", "material", "reference")
         if k in QUERIES[args.what].filters
     }
-    docs = fetch(open_cli_stores(args), args.what, **filters)
+    docs = fetch(open_cli_stores(args, create=False), args.what, **filters)
     print(render(docs, args.what, args.format))
     return 0
