@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from softbench.cli.argtypes import one_line_errors, positive_float, positive_int
 from softbench.cli.common import add_model_options, add_store_option, open_cli_stores, split
 
 
@@ -23,17 +24,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     pick = parser.add_mutually_exclusive_group()
     pick.add_argument("--materials", default=None, help="comma-separated material ids")
-    pick.add_argument("--sample", type=int, default=None, help="random sample of N materials")
+    pick.add_argument(
+        "--sample", type=positive_int, default=None, help="random sample of N materials"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     parser.add_argument(
         "--max-atoms",
-        type=int,
+        type=positive_int,
         default=None,
         help="only materials with at most this many atoms per cell (applied before --sample)",
     )
     parser.add_argument("--label", default=None, help="reference label (default from the file)")
     parser.add_argument(
-        "--fmax", type=float, default=1e-3, help="relaxation threshold, eV/Å (default 1e-3)"
+        "--fmax",
+        type=positive_float,
+        default=1e-3,
+        help="relaxation threshold, eV/Å (default 1e-3)",
     )
     parser.add_argument(
         "--no-relax-deformed",
@@ -45,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-build", action="store_true", help="skip the builders")
     add_model_options(parser)
     add_store_option(parser)
+    one_line_errors(parser)
     parser.set_defaults(handler=run)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from softbench.cli.argtypes import one_line_errors
 from softbench.cli.common import add_model_options, add_store_option, open_cli_stores, split
 
 
@@ -35,12 +36,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_model_options(parser)
     add_store_option(parser)
+    one_line_errors(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Ingest (or reuse) references, evaluate models, build and print the results."""
-    from softbench.ingest import default_label, discover, known_dataset_settings
+    from softbench.ingest import (
+        check_readable,
+        default_label,
+        discover,
+        known_dataset_settings,
+    )
     from softbench.models import get_models
     from softbench.query import fetch, render
     from softbench.run import build_all, run_flow
@@ -53,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     label = args.label or default_label(args.reference, items[0].fmt)
     stores = open_cli_stores(args)
     reuse = reusable_references(stores.jobs, args.task, label, items)
+    check_readable(args.reference, items, skip=reuse)
     skip = (
         set() if args.rerun else existing_predictions(stores.jobs, reuse, [m.name for m in models])
     )

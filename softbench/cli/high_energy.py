@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from softbench.cli.argtypes import non_negative_int, one_line_errors, positive_float, positive_int
 from softbench.cli.common import add_model_options, add_store_option, open_cli_stores, split
 
 TASK = "high-energy"
@@ -35,7 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "{material_id, structure} records, or a data set name (wbm-equilibrium)",
     )
     parser.add_argument("--materials", default=None, help="comma-separated material ids")
-    parser.add_argument("--sample", type=int, default=None, help="random subset of N materials")
+    parser.add_argument(
+        "--sample", type=positive_int, default=None, help="random subset of N materials"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample")
     parser.add_argument(
         "--md-seed",
@@ -44,11 +47,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="seed of the MD velocities and of the strained frames",
     )
     parser.add_argument("--md-model", default="chgnet-0.3.0", help="registry model driving MD")
-    parser.add_argument("--md-steps", type=int, default=10000, help="MD steps (default 10000)")
-    parser.add_argument("--time-step", type=float, default=2.0, help="MD time step, fs")
-    parser.add_argument("--temperature", type=float, default=1000.0, help="NVT temperature, K")
-    parser.add_argument("--frames", type=int, default=10, help="frames per material")
-    parser.add_argument("--strained", type=int, default=4, help="frames strained (+/- half each)")
+    parser.add_argument(
+        "--md-steps", type=positive_int, default=10000, help="MD steps (default 10000)"
+    )
+    parser.add_argument("--time-step", type=positive_float, default=2.0, help="MD time step, fs")
+    parser.add_argument(
+        "--temperature", type=positive_float, default=1000.0, help="NVT temperature, K"
+    )
+    parser.add_argument("--frames", type=positive_int, default=10, help="frames per material")
+    parser.add_argument(
+        "--strained", type=non_negative_int, default=4, help="frames strained (+/- half each)"
+    )
     parser.add_argument("--strain", type=float, default=0.03, help="strain fraction (0.03 = 3%%)")
     parser.add_argument(
         "--equilibration", type=float, default=0.2, help="fraction of the MD not sampled"
@@ -84,6 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-build", action="store_true", help="skip the builders")
     add_model_options(parser, default="chgnet-0.3.0")
     add_store_option(parser)
+    one_line_errors(parser)
     parser.set_defaults(handler=run)
 
 
@@ -116,8 +126,6 @@ def run(args: argparse.Namespace) -> int:
     from softbench.ingest.structures import read_structures
     from softbench.models import get_models
     from softbench.schemas.high_energy import HighEnergySampling
-    from softbench.workflows.high_energy import high_energy_flow, reusable, sampling_keys
-    from softbench.workflows.reuse import existing_predictions
 
     models = get_models(args.models)
     structures = read_structures(args.structures, split(args.materials), args.sample, args.seed)
@@ -138,6 +146,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"softbench: error: {exc}", file=sys.stderr)
         return 2
+    from softbench.workflows.high_energy import high_energy_flow, reusable, sampling_keys
+    from softbench.workflows.reuse import existing_predictions
+
     label = args.label or "vasp:MPStaticSet"
     stores = open_cli_stores(args)
     refs, frames = reusable(stores.jobs, sampling_keys(structures, sampling), label)

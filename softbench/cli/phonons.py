@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from softbench.cli.argtypes import one_line_errors, positive_float, positive_int
 from softbench.cli.common import add_model_options, add_store_option, open_cli_stores, split
 
 
@@ -31,10 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--label", default=None, help="reference label (default: phonopy:<source name>)"
     )
     parser.add_argument(
-        "--fmax", type=float, default=None, help="relaxed mode: eV/Å (default 1e-5)"
+        "--fmax", type=positive_float, default=None, help="relaxed mode: eV/Å (default 1e-5)"
     )
     parser.add_argument(
-        "--relax-steps", type=int, default=None, help="relaxed mode: max steps (default 1000)"
+        "--relax-steps",
+        type=positive_int,
+        default=None,
+        help="relaxed mode: max steps (default 1000)",
     )
     parser.add_argument(
         "--rerun", action="store_true", help="re-evaluate even where results already exist"
@@ -42,12 +46,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-build", action="store_true", help="skip the builders")
     add_model_options(parser)
     add_store_option(parser)
+    one_line_errors(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Ingest (or reuse) references, run model jobs, build and print the results."""
-    from softbench.ingest import default_label, discover, known_dataset_settings
+    from softbench.ingest import (
+        check_readable,
+        default_label,
+        discover,
+        known_dataset_settings,
+    )
     from softbench.makers.phonons import RELAX_FMAX, RELAX_STEPS
     from softbench.models import get_models
     from softbench.query import fetch, render
@@ -66,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     modes = list(MODES) if args.mode == "both" else [args.mode]
     stores = open_cli_stores(args)
     reuse = reusable_phonon_references(stores.jobs, label, items)
+    check_readable(args.reference, items, skip=reuse)
     names = [m.name for m in models]
     skip = set() if args.rerun else existing_phonon_work(stores.jobs, reuse, names)
     skip = {s for s in skip if s[0] in modes}

@@ -6,6 +6,7 @@ Formats: ``phonopy`` (yaml with displacement forces), ``extxyz``, ``wbm-json`` (
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,6 +32,7 @@ __all__ = [
     "FORMATS",
     "ReferenceFormatError",
     "SourceItem",
+    "check_readable",
     "default_label",
     "detect_format",
     "discover",
@@ -85,6 +87,24 @@ def discover(
             )
         items = [by_id[m] for m in materials]
     return items
+
+
+def check_readable(source: str | Path, items: list[SourceItem], skip: Collection[str] = ()) -> None:
+    """A reference given as one file must be readable; raise ReferenceFormatError if not.
+
+    The error names the file and the cause (empty or truncated file, not the
+    format, ...), so the command line exits with status 2 instead of storing a
+    failed document. Inside a folder of many materials an unreadable file stays
+    that material's problem (an 'unusable' document; the others go on), so
+    folders are not checked here. ``skip``: material ids whose reference is reused
+    from the store (read successfully before from identical bytes).
+    """
+    path = Path(source).expanduser()
+    if not path.is_file():
+        return
+    for item in items:
+        if item.material_id not in skip:
+            FORMATS[item.fmt].read(item)
 
 
 def default_label(path: str | Path, fmt: str) -> str:

@@ -14,7 +14,14 @@ from softbench.schemas.reference import ReferenceTaskDocument
 
 
 class ReferenceFormatError(ValueError):
-    """A reference file that cannot be read; the message names file and problem."""
+    """A reference file that cannot be read; the message names file and problem.
+
+    The message is one line (the command line prints it as its one error line), so
+    multi-line parser messages quoted in it are folded.
+    """
+
+    def __str__(self) -> str:
+        return " ".join(line.strip() for line in super().__str__().splitlines() if line.strip())
 
 
 @dataclass(frozen=True)

@@ -43,11 +43,22 @@ def load_phonopy(path: str | Path) -> Any:
     import phonopy
 
     path = Path(path)
+    compressed = path.suffix == ".xz"
     try:
-        if path.suffix == ".xz":
+        raw = path.read_bytes()
+        text = lzma.decompress(raw) if compressed else raw
+    except (OSError, lzma.LZMAError) as exc:
+        raise ReferenceFormatError(
+            f"cannot read phonopy yaml {path}: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not text.strip():
+        empty = "decompresses to nothing" if compressed and raw else "is empty"
+        raise ReferenceFormatError(f"cannot read phonopy yaml {path}: the file {empty}")
+    try:
+        if compressed:
             with tempfile.TemporaryDirectory() as tmp:
                 plain = Path(tmp) / path.name.removesuffix(".xz")
-                plain.write_bytes(lzma.decompress(path.read_bytes()))
+                plain.write_bytes(text)
                 return phonopy.load(str(plain), produce_fc=False, log_level=0)
         return phonopy.load(str(path), produce_fc=False, log_level=0)
     except Exception as exc:

@@ -25,7 +25,9 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
         package="matgl",
         description="M3GNet PES trained on MP 2021.2.8 relaxations (the paper's M3GNet)",
         # Trained with matgl's DGL code: needs the destination-sum fix on matgl>=3.
-        options={"matgl_name": "M3GNet-MP-2021.2.8-PES", "dgl_trained": True},
+        # The backend applies it to these weights by their checksum, not by this name
+        # (backends/m3gnet.py: the same weights loaded by path get it too).
+        options={"matgl_name": "M3GNet-MP-2021.2.8-PES"},
     ),
     ModelSpec(
         name="sevennet-0",
@@ -141,7 +143,7 @@ def spec_from_path(path: Path) -> ModelSpec:
             f"cannot tell which model family {path} belongs to: expected a matgl "
             "folder (model.json), CHGNet .pth.tar, MACE .model or SevenNet .pth"
         )
-    return ModelSpec(
+    spec = ModelSpec(
         name=f"{family}:{path.name}",
         family=family,
         version="local file",
@@ -150,3 +152,9 @@ def spec_from_path(path: Path) -> ModelSpec:
         environment=env,
         options={"path": str(path)},
     )
+    if family == "m3gnet":
+        # Refuse M3GNet weights of unknown message-sum convention before any job runs.
+        from softbench.models.backends.m3gnet import check
+
+        check(spec)
+    return spec

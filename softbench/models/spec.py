@@ -91,10 +91,16 @@ class ModelSpec:
             version=self.version,
             package=self.package,
             package_version=self.package_version(),
-            source=self.source,
+            source=self.provenance_source(),
             weights_sha256=self.weights_sha256(),
             environment=self.environment,
         )
+
+    def provenance_source(self) -> str:
+        """``source`` plus what the backend did to the weights (e.g. a convention fix)."""
+        note = getattr(self.backend, "provenance_note", None)
+        text = note(self) if note is not None else None
+        return f"{self.source}; {text}" if text else self.source
 
     def load(self, device: str | None = None) -> Predictor:
         """Load the model into a predictor (heavy: imports torch)."""
