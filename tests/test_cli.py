@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from pinned import CHGNET, FORCE_SCALE, PBTE, REL
 
 SB = [sys.executable, "-m", "softbench.cli"]
 
@@ -51,7 +52,7 @@ def test_run_query_persist_and_rerun(shared, disk_store):
     ):
         assert key in ok
     assert ok["reference"] == "phonopy:phonons-pbe" and ok["n_components"] == 3072
-    assert 0 < ok["softening_scale"] < 2
+    assert ok["softening_scale"] == pytest.approx(FORCE_SCALE[(PBTE, CHGNET)], rel=REL)
     assert ok["model_provenance"]["weights_sha256"]
 
     again = sb(
@@ -104,5 +105,6 @@ def test_unknown_model_and_bad_reference_exit_2(shared, disk_store, tmp_path):
 
 
 def test_query_empty_store_and_filters(disk_store):
+    sb("build", store=disk_store)  # creates the (empty) store; querying never creates one
     out = sb("query", "softening", "--model", "chgnet-0.3.0", "--format", "json", store=disk_store)
     assert json.loads(out.stdout) == []

@@ -121,10 +121,23 @@ def test_m3gnet_without_the_fix_is_wrong_for_compounds():
 
 @pytest.mark.slow
 def test_paper_models_agree_on_a_simple_solid():
-    """All three default models give NaCl within 0.15 eV/atom of each other at rest."""
+    """The three default models agree on NaCl at rest once their energy scales match.
+
+    M3GNet (-3.368 eV/atom) and SevenNet-0 (-3.384) were trained on raw PBE energies
+    and agree within 0.02 eV/atom. CHGNet 0.3.0 (-3.668) was trained on MPtrj
+    energies *with* MP2020 compatibility corrections, whose Cl anion correction
+    (-0.614 eV per Cl, -0.307 eV/atom in NaCl) puts it 0.30 eV/atom lower; with
+    that correction taken off, all three agree within 0.03 eV/atom (checked to 0.05).
+    """
     energies = {}
     for name in ("chgnet-0.3.0", "m3gnet-mp-2021.2.8", "sevennet-0"):
         ev = evaluate(get_model(name), [nacl()])
         energies[name] = ev.predictions[0].energy / 8
         assert np.abs(ev.predictions[0].forces).max() < 1e-3  # symmetric site
-    assert max(energies.values()) - min(energies.values()) < 0.35
+    assert abs(energies["m3gnet-mp-2021.2.8"] - energies["sevennet-0"]) < 0.05
+    mp2020_cl = -0.614 / 2  # eV/atom: one Cl in every two atoms
+    raw = {**energies, "chgnet-0.3.0": energies["chgnet-0.3.0"] - mp2020_cl}
+    assert max(raw.values()) - min(raw.values()) < 0.05
+    # without the correction CHGNet is the outlier, about 0.30 eV/atom below the others
+    others = [e for name, e in energies.items() if name != "chgnet-0.3.0"]
+    assert min(others) - energies["chgnet-0.3.0"] > 0.25
