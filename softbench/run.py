@@ -9,10 +9,10 @@ from jobflow import Flow
 from jobflow.managers.local import run_locally
 from maggma.core import Builder
 
+from softbench.builders.softening import SOFTENING, SOFTENING_SUMMARY
 from softbench.stores import SoftbenchStores
 
-SOFTENING = "softening"
-SOFTENING_SUMMARY = "softening_summary"
+__all__ = ["BUILD_STEPS", "SOFTENING", "SOFTENING_SUMMARY", "build_all", "run_builder", "run_flow"]
 
 
 def run_flow(
@@ -53,19 +53,6 @@ def _log_jobs_to_stderr() -> None:
     logger.setLevel(logging.INFO)
 
 
-def build_softening(stores: SoftbenchStores, task: str | None = None) -> dict[str, int]:
-    """Run the softening and summary builders; return how many items each processed."""
-    from softbench.builders import SofteningBuilder, SofteningSummaryBuilder
-
-    pair = SofteningBuilder(stores.jobs, stores.collection(SOFTENING), task=task)
-    run_builder(pair)
-    summary = SofteningSummaryBuilder(
-        stores.collection(SOFTENING), stores.collection(SOFTENING_SUMMARY)
-    )
-    run_builder(summary)
-    return {"softening": len(pair.processed), "summary": len(summary.processed)}
-
-
 def run_builder(builder: Builder, chunk_size: int = 100) -> None:
     """Run a maggma Builder serially without closing the shared stores.
 
@@ -88,7 +75,7 @@ def run_builder(builder: Builder, chunk_size: int = 100) -> None:
 # (stores, task=None) and returning {builder name: items processed}. A task adds
 # its builder here (softening first: later steps may read softening documents).
 BUILD_STEPS: list[str] = [
-    "softbench.run:build_softening",
+    "softbench.builders.softening:build_step",
     "softbench.builders.phonons:build_phonons",
     "softbench.builders.elastic:build_elastic",
 ]

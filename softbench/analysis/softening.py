@@ -31,6 +31,7 @@ class ForceParity:
     n_configurations: int
     ci95: tuple[float, float]
     ci_method: str
+    no_signal: str | None = None
 
 
 def softening_scale(reference: np.ndarray, model: np.ndarray) -> float:
@@ -73,14 +74,43 @@ def force_parity(
     return ForceParity(
         softening_scale=scale,
         force_mae=float(np.abs(y - x).mean()),
-        force_cmae=float(np.abs(y / scale - x).mean()),
+        force_cmae=float(np.abs(y / scale - x).mean()) if scale != 0.0 else float("nan"),
         force_rmse=float(np.sqrt(((y - x) ** 2).mean())),
         r2=r2,
         n_components=int(x.size),
         n_configurations=len(refs),
         ci95=ci,
         ci_method=method,
+        no_signal=no_signal(scale, ci, r2, x, y),
     )
+
+
+FORCE_FLOOR = 1e-6  # eV/Å: forces below this everywhere carry no signal
+
+
+def no_signal(
+    scale: float, ci95: tuple[float, float], r2: float, x: np.ndarray, y: np.ndarray
+) -> str | None:
+    """Why a parity carries no usable slope, or None.
+
+    Reference forces without signal (all components equal, or a model that returns
+    ~0) still give a number. It is meaningless when either side's forces are ~0
+    everywhere, when the slope's 95 % interval reaches 0 (or is undefined), when the
+    slope is not positive, or when the line explains less than the mean (R² < 0).
+    """
+    for name, f in (("reference", x), ("model", y)):
+        if float(np.abs(f).max()) < FORCE_FLOOR:
+            return f"no signal: the {name} forces are ~0 (max |F| < {FORCE_FLOOR:g} eV/Å)"
+    lo, hi = ci95
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "no signal: the bootstrap interval of the slope is undefined"
+    if lo <= 0.0 <= hi:
+        return f"no signal: the 95% interval of the slope [{lo:.3g}, {hi:.3g}] contains 0"
+    if scale <= 0.0:
+        return f"no signal: the slope {scale:.3g} is not positive"
+    if np.isfinite(r2) and r2 < 0.0:
+        return f"no signal: R² = {r2:.3g} < 0 (the line explains less than the mean)"
+    return None
 
 
 def bootstrap_ci(

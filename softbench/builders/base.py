@@ -1,18 +1,144 @@
-"""Shared builder pieces: per-group summaries rebuilt only when their inputs change."""
+"""Builder bases: model/reference pairs to analysis documents, and group summaries.
+
+:class:`PairBuilder` owns what every task's pair builder shares (maggma's
+``MapBuilder`` is the model): which pairs are new, batched loading of job outputs,
+per-item failure capture and upsert by ``key``. A task writes two functions:
+``pairs()`` (candidate items) and ``document()`` (one analysis document from a
+loaded prediction and reference). ``process_item`` touches no store and does not
+change the builder, so maggma's multiprocessing runner gives the same documents.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
+from jobflow import JobStore
 from maggma.core import Builder, Store
 from pydantic import BaseModel
+
+from softbench.builders.pairing import load_outputs
+
+logger = logging.getLogger(__name__)
+
+BATCH = 64  # job outputs loaded per data-store scan
 
 
 def naive(value: Any) -> Any:
     """Drop the timezone so datetimes from stores that keep it or not compare."""
     return value.replace(tzinfo=None) if hasattr(value, "tzinfo") and value.tzinfo else value
+
+
+class PairBuilder(Builder):
+    """One analysis document per (prediction, reference) pair that is new or changed.
+
+    Subclasses implement :meth:`pairs` (items with ``key``, ``prediction_uuid``,
+    ``reference_uuid`` and any extra fields), :meth:`document` and :meth:`failure`.
+    Items sharing a reference are processed together (the reference is loaded once
+    and :meth:`documents` may reuse work across its models). ``processed`` lists the
+    keys written, filled by ``update_targets`` in the main process.
+    """
+
+    def __init__(
+        self,
+        jobs: JobStore,
+        target: Store,
+        extra_sources: Iterable[Store] = (),
+        extra_targets: Iterable[Store] = (),
+        **kwargs: Any,
+    ):
+        self.jobs = jobs
+        self.target = target
+        self.processed: list[str] = []
+        super().__init__(sources=[jobs, *extra_sources], targets=[target, *extra_targets], **kwargs)
+
+    # -- what a task writes -----------------------------------------------------
+
+    def pairs(self) -> Iterable[dict[str, Any]]:
+        """Candidate items: newest prediction per key with its reference uuid."""
+        raise NotImplementedError
+
+    def document(self, reference: dict[str, Any] | None, item: dict[str, Any]) -> BaseModel:
+        """The analysis document of one loaded pair (``item["prediction"]``)."""
+        raise NotImplementedError
+
+    def failure(self, item: dict[str, Any], reason: str) -> BaseModel:
+        """The document recorded when :meth:`document` raised."""
+        raise NotImplementedError
+
+    def documents(
+        self, reference: dict[str, Any] | None, items: list[dict[str, Any]]
+    ) -> list[BaseModel]:
+        """Documents of all pairs that share one reference (override to share work)."""
+        return [self.safely(self.document, reference, item) for item in items]
+
+    # -- shared machinery -------------------------------------------------------
+
+    def safely(self, func: Any, reference: dict[str, Any] | None, item: dict[str, Any]) -> Any:
+        """``func(reference, item)``; an unexpected error becomes a failure document."""
+        try:
+            return func(reference, item)
+        except Exception as exc:
+            logger.exception("%s failed on %s", type(self).__name__, item["key"])
+            return self.failure(item, f"{type(exc).__name__}: {exc}")
+
+    def built(self) -> dict[str, tuple[Any, Any]]:
+        """Map key -> (prediction_uuid, reference_uuid) of the documents already built."""
+        props = ["key", "prediction_uuid", "reference_uuid"]
+        return {
+            d["key"]: (d.get("prediction_uuid"), d.get("reference_uuid"))
+            for d in self.target.query({}, properties=props)
+        }
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Pairs whose (prediction, reference) differs from the built document's."""
+        built = self.built()
+        return [
+            item
+            for item in self.pairs()
+            if built.get(item["key"]) != (item["prediction_uuid"], item["reference_uuid"])
+        ]
+
+    def get_items(self) -> Iterator[dict[str, Any]]:
+        """Pending pairs grouped by reference, outputs loaded in batches."""
+        groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        for item in self.pending():
+            groups[item["reference_uuid"]].append(item)
+        self.total = len(groups)
+        chunks = iter(groups.items())
+        while chunk := list(islice(chunks, max(1, BATCH // 4))):
+            uuids = {ref for ref, _ in chunk if ref}
+            uuids.update(i["prediction_uuid"] for _, items in chunk for i in items)
+            outputs = load_outputs(self.jobs, uuids)
+            for ref_uuid, items in chunk:
+                for item in items:
+                    item["prediction"] = _output(outputs, item["prediction_uuid"])
+                yield {
+                    "reference_uuid": ref_uuid,
+                    "reference": _output(outputs, ref_uuid) if ref_uuid else None,
+                    "items": items,
+                }
+
+    def process_item(self, group: dict[str, Any]) -> list[dict[str, Any]]:
+        """Documents of one reference's pending pairs (no store access, no state)."""
+        docs = self.documents(group["reference"], group["items"])
+        return [d.model_dump(mode="python") for d in docs]
+
+    def update_targets(self, items: list[list[dict[str, Any]]]) -> None:
+        """Upsert by key."""
+        docs = [d for group in items for d in group]
+        if docs:
+            self.target.update(docs, key="key")
+            self.processed.extend(d["key"] for d in docs)
+
+
+def _output(outputs: dict[str, dict[str, Any]], uuid: str) -> dict[str, Any]:
+    if uuid not in outputs:
+        raise KeyError(f"no job output with uuid {uuid}")
+    return outputs[uuid]
 
 
 class GroupSummaryBuilder(Builder):
@@ -55,12 +181,10 @@ class GroupSummaryBuilder(Builder):
 
     def process_item(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
         """Summarise one group."""
-        summary = self.summarize(docs)
-        key = str(getattr(summary, "key"))  # noqa: B009 - every summary schema has one
-        self.processed.append(key)
-        return summary.model_dump(mode="python")
+        return self.summarize(docs).model_dump(mode="python")
 
     def update_targets(self, items: list[dict[str, Any]]) -> None:
         """Upsert by key."""
         if items:
             self.summary.update(items, key="key")
+            self.processed.extend(d["key"] for d in items)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from jobflow import JobStore
-from maggma.core import Builder, Store
+from maggma.core import Store
+from pydantic import BaseModel
 
 from softbench.analysis.elastic import (
     diagonal_ratios,
@@ -21,8 +22,8 @@ from softbench.analysis.elastic import (
     log_ratio_stats,
     ratio,
 )
-from softbench.builders.base import GroupSummaryBuilder
-from softbench.builders.pairing import with_outputs
+from softbench.builders.base import GroupSummaryBuilder, PairBuilder
+from softbench.builders.pairing import index, newest
 from softbench.schemas.elastic import (
     TASK,
     ElasticPredictionDocument,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 ELASTIC = "elastic"
 ELASTIC_SUMMARY = "elastic_summary"
-_FIELDS = ["uuid", "output.material_id", "output.reference", "output.created_at"]
 
 
 def elastic_key(material_id: str, model: str, reference: str) -> str:
@@ -44,64 +44,50 @@ def elastic_key(material_id: str, model: str, reference: str) -> str:
     return f"{TASK}|{material_id}|{model}|{reference}"
 
 
-class ElasticBuilder(Builder):
+class ElasticBuilder(PairBuilder):
     """Model against DFT moduli, one document per (material, model, reference)."""
 
     def __init__(self, jobs: JobStore, elastic: Store, **kwargs: Any):
-        self.jobs = jobs
         self.elastic = elastic
-        self.processed: list[str] = []
-        super().__init__(sources=[jobs], targets=[elastic], **kwargs)
+        super().__init__(jobs, elastic, **kwargs)
 
-    def get_items(self) -> Iterator[dict[str, Any]]:
-        """Newest prediction per key whose pair is unbuilt, with both outputs loaded."""
-        yield from with_outputs(self.jobs, self._pending())
+    def pairs(self) -> Iterator[dict[str, Any]]:
+        """Newest prediction per key, with the reference it was computed from.
 
-    def _pending(self) -> Iterator[dict[str, Any]]:
-        ref_uuids: set[str] = set()
-        newest_ref: dict[tuple[str, str], tuple[str, str]] = {}
-        for d in self.jobs.query({"output.doc_type": "elastic_reference"}, properties=_FIELDS):
-            o = d["output"]
-            ref_uuids.add(d["uuid"])
-            pair = (o["material_id"], o["reference"])
-            created = str(o.get("created_at"))
-            if pair not in newest_ref or created > newest_ref[pair][1]:
-                newest_ref[pair] = (d["uuid"], created)
-        preds: dict[str, tuple[str, str, str | None]] = {}
-        for d in self.jobs.query(
-            {"output.doc_type": "elastic_prediction"},
-            properties=[*_FIELDS, "output.model.name", "output.reference_uuid"],
-        ):
-            o = d["output"]
-            key = elastic_key(o["material_id"], o["model"]["name"], o["reference"])
-            created = str(o.get("created_at"))
-            ref_uuid = o.get("reference_uuid")
-            if ref_uuid not in ref_uuids:
-                ref_uuid = newest_ref.get((o["material_id"], o["reference"]), (None, ""))[0]
-            if key not in preds or created > preds[key][1]:
-                preds[key] = (d["uuid"], created, ref_uuid)
-        done = {
-            d["key"]: (d.get("prediction_uuid"), d.get("reference_uuid"))
-            for d in self.elastic.query({}, properties=["key", "prediction_uuid", "reference_uuid"])
-        }
-        for key, (pred_uuid, _, ref_uuid) in preds.items():
-            if done.get(key) != (pred_uuid, ref_uuid):
-                yield {"key": key, "prediction_uuid": pred_uuid, "reference_uuid": ref_uuid}
+        Else (that reference is gone) the newest reference of its material and label.
+        """
+        refs = list(index(self.jobs, "elastic_reference"))
+        known = {r.uuid for r in refs}
+        newest_ref = newest(refs, lambda r: (r.material_id, r.reference))
+        preds = newest(
+            index(self.jobs, "elastic_prediction"),
+            lambda p: elastic_key(p.material_id, str(p.model), p.reference),
+        )
+        for key, pred in preds.items():
+            ref_uuid = pred.reference_uuid
+            if ref_uuid not in known:
+                ref = newest_ref.get((pred.material_id, pred.reference))
+                ref_uuid = ref.uuid if ref else None
+            yield {"key": key, "prediction_uuid": pred.uuid, "reference_uuid": ref_uuid}
 
-    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+    def document(self, reference: dict[str, Any] | None, item: dict[str, Any]) -> BaseModel:
         """Compare one prediction with its reference."""
         pred = ElasticPredictionDocument.model_validate(item["prediction"])
-        ref = None
-        if item["reference"] is not None:
-            ref = ElasticReferenceDocument.model_validate(item["reference"])
-        doc = compare(pred, ref, item)
-        self.processed.append(doc.key)
-        return doc.model_dump(mode="python")
+        ref = None if reference is None else ElasticReferenceDocument.model_validate(reference)
+        return compare(pred, ref, item)
 
-    def update_targets(self, items: list[dict[str, Any]]) -> None:
-        """Upsert by key."""
-        if items:
-            self.elastic.update(items, key="key")
+    def failure(self, item: dict[str, Any], reason: str) -> BaseModel:
+        """A failed document that still names its pair."""
+        _, mid, model, label = item["key"].split("|")
+        doc = ElasticSofteningDocument(
+            key=item["key"],
+            material_id=mid,
+            model=model,
+            reference=label,
+            reference_uuid=item["reference_uuid"],
+            prediction_uuid=item["prediction_uuid"],
+        )
+        return _failed(doc, reason)
 
 
 def compare(

@@ -7,10 +7,10 @@ is checked for equal atom count, species order and geometry hash.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from jobflow import JobStore
@@ -18,6 +18,8 @@ from maggma.core import Store
 
 from softbench.schemas.prediction import PredictionTaskDocument
 from softbench.schemas.reference import ReferenceTaskDocument
+
+T = TypeVar("T")
 
 INDEX_FIELDS = [
     "uuid",
@@ -41,45 +43,69 @@ class DocRef:
     state: str
     created_at: Any
     model: str | None = None
+    reference_uuid: str | None = None
 
 
-def _index(jobs: JobStore, doc_type: str, criteria: dict[str, Any]) -> list[DocRef]:
+def _get(output: dict[str, Any], path: str) -> Any:
+    value: Any = output
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _created(doc: Any) -> str:
+    return doc.created_at if isinstance(doc, DocRef) else str(doc["output"].get("created_at"))
+
+
+def newest(docs: Iterable[T], key: Callable[[T], Hashable | None]) -> dict[Any, T]:
+    """The newest document (by ``created_at``) per ``key(document)``.
+
+    Takes job documents (``output.created_at``) or :class:`DocRef` entries; a key
+    of None leaves a document out. The one "newest by key" rule of softbench:
+    builders, reuse lookups and flows all pick documents through it.
+    """
+    best: dict[Any, tuple[str, T]] = {}
+    for d in docs:
+        k = key(d)
+        if k is None:
+            continue
+        created = _created(d)
+        if k not in best or created > best[k][0]:
+            best[k] = (created, d)
+    return {k: d for k, (_, d) in best.items()}
+
+
+def index(jobs: JobStore, doc_type: str, **criteria: Any) -> Iterator[DocRef]:
+    """Index entries of the task documents of one type (criteria on output fields)."""
     query = {"output.doc_type": doc_type, **{f"output.{k}": v for k, v in criteria.items()}}
-    out = []
-    for d in jobs.query(query, properties=INDEX_FIELDS):
+    for d in jobs.query(query, properties=[*INDEX_FIELDS, "output.reference_uuid"]):
         o = d["output"]
-        out.append(
-            DocRef(
-                d["uuid"],
-                o["task"],
-                o["material_id"],
-                o["reference"],
-                o["state"],
-                str(o.get("created_at")),
-                (o.get("model") or {}).get("name"),
-            )
+        yield DocRef(
+            d["uuid"],
+            o.get("task", ""),
+            o["material_id"],
+            o["reference"],
+            o.get("state", ""),
+            str(o.get("created_at")),
+            _get(o, "model.name"),
+            o.get("reference_uuid"),
         )
-    return out
 
 
-def newest_references(jobs: JobStore, **criteria: Any) -> dict[tuple[str, str, str], DocRef]:
+def newest_references(
+    jobs: JobStore, doc_type: str = "reference", **criteria: Any
+) -> dict[tuple[str, str, str], DocRef]:
     """Newest reference per (task, material_id, reference)."""
-    best: dict[tuple[str, str, str], DocRef] = {}
-    for ref in _index(jobs, "reference", criteria):
-        key = (ref.task, ref.material_id, ref.reference)
-        if key not in best or ref.created_at > best[key].created_at:
-            best[key] = ref
-    return best
+    refs = index(jobs, doc_type, **criteria)
+    return newest(refs, lambda r: (r.task, r.material_id, r.reference))
 
 
-def newest_predictions(jobs: JobStore, **criteria: Any) -> dict[tuple[str, str, str, str], DocRef]:
+def newest_predictions(
+    jobs: JobStore, doc_type: str = "prediction", **criteria: Any
+) -> dict[tuple[str, str, str, str], DocRef]:
     """Newest prediction per (task, material_id, reference, model)."""
-    best: dict[tuple[str, str, str, str], DocRef] = {}
-    for pred in _index(jobs, "prediction", criteria):
-        key = (pred.task, pred.material_id, pred.reference, str(pred.model))
-        if key not in best or pred.created_at > best[key].created_at:
-            best[key] = pred
-    return best
+    preds = index(jobs, doc_type, **criteria)
+    return newest(preds, lambda p: (p.task, p.material_id, p.reference, str(p.model)))
 
 
 def load_output(jobs: JobStore, uuid: str) -> dict[str, Any]:

@@ -10,19 +10,20 @@ computed once per reference and builder run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from jobflow import JobStore
-from maggma.core import Builder, Store
+from maggma.core import Store
+from pydantic import BaseModel
 
 from softbench.analysis.phonons import (
     IMAGINARY_TOL_THZ,
     BandPath,
     PhononProperties,
-    band_distances,
     band_path,
     build_phonopy,
     compare,
@@ -30,14 +31,15 @@ from softbench.analysis.phonons import (
     phonon_properties,
     produce_force_constants,
 )
-from softbench.builders.base import GroupSummaryBuilder
+from softbench.builders.base import GroupSummaryBuilder, PairBuilder
 from softbench.builders.pairing import (
+    index,
+    newest,
     newest_predictions,
     newest_references,
     pair_configurations,
-    with_outputs,
 )
-from softbench.builders.softening import softening_key
+from softbench.builders.softening import SOFTENING, softening_key
 from softbench.makers.phonons import PHONOPY_KEY
 from softbench.schemas.phonons import (
     PHONON_TASKS,
@@ -80,7 +82,7 @@ class DftPhonons:
     phonopy: Phonopy  # reused for fixed-mode models: its symmetry search is the slow part
 
 
-class PhononBuilder(Builder):
+class PhononBuilder(PairBuilder):
     """Force constants, frequencies and heat capacity of DFT and model; their ratios."""
 
     def __init__(
@@ -92,242 +94,237 @@ class PhononBuilder(Builder):
         task: str | None = None,
         **kwargs: Any,
     ):
-        self.jobs = jobs
         self.phonons = phonons
         self.bands = bands
         self.softening = softening
         self.task = task
-        self.processed: list[str] = []
-        self._dft: dict[str, DftPhonons | str] = {}
-        sources: list[Store] = [jobs] + ([softening] if softening is not None else [])
-        super().__init__(sources=sources, targets=[phonons, bands], **kwargs)
+        sources = [softening] if softening is not None else []
+        super().__init__(jobs, phonons, extra_sources=sources, extra_targets=[bands], **kwargs)
 
-    def get_items(self) -> Iterator[dict[str, Any]]:
-        """Unbuilt (mode, prediction, reference) triples, with both outputs loaded."""
-        yield from with_outputs(self.jobs, self._pending())
-
-    def _pending(self) -> Iterator[dict[str, Any]]:
+    def pairs(self) -> Iterator[dict[str, Any]]:
+        """(mode, prediction, reference) candidates, with fixed mode's force parity."""
         modes = modes_for(self.task)
         if not modes:
             return
-        done = {
-            d["key"]: (d.get("prediction_uuid"), d.get("reference_uuid"))
-            for d in self.phonons.query({}, properties=["key", "prediction_uuid", "reference_uuid"])
-        }
         refs = newest_references(self.jobs, task=REFERENCE_TASK)
-        candidates: list[tuple[str, str, str, str, str, str | None]] = []
+        parity = self._force_parity() if "fixed" in modes else {}
         if "fixed" in modes:
             for (task, mid, label, model), pred in newest_predictions(
                 self.jobs, task=REFERENCE_TASK
             ).items():
                 ref = refs.get((task, mid, label))
-                candidates.append(
-                    ("fixed", mid, label, model, pred.uuid, ref.uuid if ref else None)
-                )
+                item = self._item("fixed", mid, label, model, pred.uuid, ref.uuid if ref else None)
+                item["force_parity"] = parity.get(softening_key(task, mid, model, label), {})
+                yield item
         if "relaxed" in modes:
             for (mid, label, model), (uuid, ref_uuid) in newest_relaxed(self.jobs).items():
                 ref = refs.get((REFERENCE_TASK, mid, label))
-                candidates.append(
-                    ("relaxed", mid, label, model, uuid, ref_uuid or (ref.uuid if ref else None))
+                yield self._item(
+                    "relaxed", mid, label, model, uuid, ref_uuid or (ref.uuid if ref else None)
                 )
-        for mode, mid, label, model, pred_uuid, ref_uuid in candidates:
-            key = phonon_key(PHONON_TASKS[mode], mid, model, label)
-            if done.get(key) == (pred_uuid, ref_uuid):
-                continue
-            yield {
-                "key": key,
-                "mode": mode,
-                "prediction_uuid": pred_uuid,
-                "reference_uuid": ref_uuid,
-            }
 
-    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        """Build the phonon (and band) document of one item; failures become documents."""
-        ref = None
-        if item["reference"] is not None:
-            ref = ReferenceTaskDocument.model_validate(item["reference"])
-        output = item["prediction"]
-        if item["mode"] == "fixed":
-            pred = PredictionTaskDocument.model_validate(output)
-            doc, bands = self._fixed(pred, ref, item)
-        else:
-            relaxed = RelaxedPhononTaskDocument.model_validate(output)
-            doc, bands = self._relaxed(relaxed, ref, item)
-        self.processed.append(doc.key)
+    @staticmethod
+    def _item(
+        mode: str, mid: str, label: str, model: str, pred_uuid: str, ref_uuid: str | None
+    ) -> dict[str, Any]:
         return {
-            "phonon": doc.model_dump(mode="python"),
-            "bands": None if bands is None else bands.model_dump(mode="python"),
+            "key": phonon_key(PHONON_TASKS[mode], mid, model, label),
+            "mode": mode,
+            "prediction_uuid": pred_uuid,
+            "reference_uuid": ref_uuid,
         }
 
-    def update_targets(self, items: list[dict[str, Any]]) -> None:
-        """Upsert by key."""
-        docs = [i["phonon"] for i in items]
-        bands = [i["bands"] for i in items if i["bands"] is not None]
+    def _force_parity(self) -> dict[str, dict[str, Any]]:
+        """Softening scale and force MAE of the fixed-mode pairs (one query)."""
+        if self.softening is None:
+            return {}
+        props = ["key", "softening_scale", "force_mae"]
+        return {
+            d["key"]: {"softening_scale": d.get("softening_scale"), "force_mae": d.get("force_mae")}
+            for d in self.softening.query(
+                {"task": REFERENCE_TASK, "state": "successful"}, properties=props
+            )
+        }
+
+    def documents(self, reference: dict[str, Any] | None, items: list[dict[str, Any]]) -> list[Any]:
+        """Phonon and band documents of every model of one reference (DFT phonons once)."""
+        ref = None if reference is None else ReferenceTaskDocument.model_validate(reference)
+
+        @cache
+        def dft() -> DftPhonons | str:  # computed once, only if a model needs it
+            try:
+                return dft_phonons(ref)  # type: ignore[arg-type]
+            except Exception as exc:
+                return f"phonon calculation failed: DFT phonons: {type(exc).__name__}: {exc}"
+
+        context = {"ref": ref, "dft": dft}
+        return [self.safely(self.document, context, item) for item in items]
+
+    def document(self, context: dict[str, Any] | None, item: dict[str, Any]) -> BaseModel:
+        """The phonon document of one item, its bands attached (``PhononResult``)."""
+        assert context is not None
+        ref, dft = context["ref"], context["dft"]
+        if item["mode"] == "fixed":
+            pred = PredictionTaskDocument.model_validate(item["prediction"])
+            doc, bands = _fixed(pred, ref, dft, item)
+        else:
+            relaxed = RelaxedPhononTaskDocument.model_validate(item["prediction"])
+            doc, bands = _relaxed(relaxed, ref, dft, item)
+        return PhononResult(phonon=doc, bands=bands)
+
+    def failure(self, item: dict[str, Any], reason: str) -> BaseModel:
+        """A failed document that still names its pair."""
+        _, mid, model, label = item["key"].split("|")
+        doc = _new_doc(item, mid, None, model, label)
+        return PhononResult(phonon=_fail(doc, "failed", reason), bands=None)
+
+    def update_targets(self, items: list[list[dict[str, Any]]]) -> None:
+        """Upsert phonon and band documents by key."""
+        results = [r for group in items for r in group]
+        docs = [r["phonon"] for r in results]
+        bands = [r["bands"] for r in results if r["bands"] is not None]
         if docs:
             self.phonons.update(docs, key="key")
+            self.processed.extend(d["key"] for d in docs)
         if bands:
             self.bands.update(bands, key="key")
 
-    # -- per mode ---------------------------------------------------------------
 
-    def _fixed(
-        self, pred: PredictionTaskDocument, ref: ReferenceTaskDocument | None, item: dict[str, Any]
-    ) -> tuple[PhononDocument, PhononBandsDocument | None]:
-        doc = _new_doc(item, pred.material_id, pred.formula, pred.model.name, pred.reference)
-        doc.model_provenance = pred.model
-        self._add_softening(doc)
-        problem = _reference_problem(ref, pred.task, pred.material_id, pred.reference)
-        if problem:
-            return _fail(doc, *problem), None
-        assert ref is not None
-        if pred.state != "successful":
-            return _fail(doc, "failed", pred.error or "model evaluation failed"), None
-        paired = pair_configurations(ref, pred)
-        meta = ref.dft_settings[PHONOPY_KEY]
-        if paired.excluded or len(paired.model_forces) != n_displacements(meta):
-            reasons = sorted(set(paired.excluded.values())) or ["displacement count differs"]
-            return _fail(
-                doc, "failed", "incomplete displacement forces: " + "; ".join(reasons)
-            ), None
-        order = _displacement_order(ref, paired.configuration_ids)
-        forces = [paired.model_forces[i] for i in order]
-        return self._compare(doc, ref, meta, forces, same_cells=True)
+class PhononResult(BaseModel):
+    """What the phonon builder writes for one item: the document and its bands."""
 
-    def _relaxed(
-        self,
-        relaxed: RelaxedPhononTaskDocument,
-        ref: ReferenceTaskDocument | None,
-        item: dict[str, Any],
-    ) -> tuple[PhononDocument, PhononBandsDocument | None]:
-        doc = _new_doc(
-            item, relaxed.material_id, relaxed.formula, relaxed.model.name, relaxed.reference
-        )
-        doc.model_provenance = relaxed.model
-        doc.relaxation = relaxed.relaxation
-        doc.warnings = list(relaxed.warnings)
-        problem = _reference_problem(ref, REFERENCE_TASK, relaxed.material_id, relaxed.reference)
-        if problem:
-            return _fail(doc, *problem), None
-        assert ref is not None
-        if relaxed.state != "successful":
-            return _fail(doc, "failed", relaxed.error or "relaxed-mode job failed"), None
-        meta = relaxed.phonopy
-        confs = sorted(relaxed.configurations, key=lambda c: c.metadata["displacement_index"])
-        if len(confs) != n_displacements(meta):
-            return _fail(doc, "failed", "incomplete displacement forces"), None
-        return self._compare(doc, ref, meta, [c.forces for c in confs])
+    phonon: PhononDocument
+    bands: PhononBandsDocument | None = None
 
-    def _compare(
-        self,
-        doc: PhononDocument,
-        ref: ReferenceTaskDocument,
-        model_meta: dict[str, Any],
-        model_forces: list[Any],
-        same_cells: bool = False,
-    ) -> tuple[PhononDocument, PhononBandsDocument | None]:
-        """Model phonons from its forces, compared with DFT's.
 
-        ``same_cells``: the model forces are on DFT's own displaced supercells, so
-        DFT's Phonopy object (symmetry included) is reused; its DFT properties are
-        already computed, and only its force constants are overwritten.
-        """
-        try:
-            dft = self._dft_phonons(doc.reference_uuid or "", ref)
-            base = dft.phonopy if same_cells else build_phonopy(model_meta)
-            ph = produce_force_constants(base, model_forces)
-            model = phonon_properties(ph, dft.path, dft.properties.mesh)
-            metrics = compare(dft.properties, model, ph)
-        except Exception as exc:  # phonopy problems are per-material results
-            return _fail(
-                doc, "failed", f"phonon calculation failed: {type(exc).__name__}: {exc}"
-            ), None
-        d, m = dft.properties, model
-        doc.n_displacements = n_displacements(model_meta)
-        doc.max_freq_ratio = metrics.max_freq_ratio
-        doc.mean_freq_ratio = metrics.mean_freq_ratio
-        doc.freq_mae_thz = metrics.freq_mae
-        doc.band_mae_thz = metrics.band_mae
-        doc.dft_max_freq_thz, doc.model_max_freq_thz = d.max_frequency, m.max_frequency
-        doc.dft_mean_freq_thz, doc.model_mean_freq_thz = d.mean_frequency, m.mean_frequency
-        doc.dft_min_freq_thz, doc.model_min_freq_thz = d.min_frequency, m.min_frequency
-        doc.dft_imaginary, doc.model_imaginary = d.has_imaginary_modes, m.has_imaginary_modes
-        doc.dft_heat_capacity, doc.model_heat_capacity = d.heat_capacity, m.heat_capacity
-        doc.mesh = list(d.mesh)
-        doc.temperature_k = d.temperature
-        doc.imaginary_tol_thz = IMAGINARY_TOL_THZ
-        doc.band_path_scheme = dft.path.scheme
-        if m.has_imaginary_modes:
-            doc.warnings.append(f"model has imaginary modes (min {m.min_frequency:.3f} THz)")
-        if d.has_imaginary_modes:
-            doc.warnings.append(f"DFT has imaginary modes (min {d.min_frequency:.3f} THz)")
-        bands = PhononBandsDocument(
-            key=doc.key,
-            task=doc.task,
-            mode=doc.mode,
-            material_id=doc.material_id,
-            formula=doc.formula,
-            model=doc.model,
-            reference=doc.reference,
-            labels=[list(p) for p in dft.path.labels],
-            distances=[x.tolist() for x in dft.distances],
-            dft_frequencies=[f.tolist() for f in d.band_frequencies],
-            model_frequencies=[f.tolist() for f in m.band_frequencies],
-        )
-        return doc, bands
+# -- per mode -------------------------------------------------------------------
 
-    def _dft_phonons(self, uuid: str, ref: ReferenceTaskDocument) -> DftPhonons:
-        cached = self._dft.get(uuid)
-        if isinstance(cached, str):
-            raise ValueError(cached)
-        if cached is not None:
-            return cached
-        from pymatgen.io.phonopy import get_pmg_structure
 
-        try:
-            meta = ref.dft_settings[PHONOPY_KEY]
-            confs = sorted(ref.configurations, key=lambda c: c.metadata["displacement_index"])
-            ph = produce_force_constants(build_phonopy(meta), [c.forces for c in confs])
-            primitive = get_pmg_structure(ph.primitive)
-            path = band_path(primitive, symprec=max(meta["symprec"], 1e-3))
-            props = phonon_properties(ph, path)
-        except Exception as exc:
-            self._dft[uuid] = f"DFT phonons: {type(exc).__name__}: {exc}"
-            raise
-        distances = band_distances(primitive.lattice.matrix, path)
-        result = DftPhonons(props, path, distances, meta, ph)
-        self._dft[uuid] = result
-        return result
+def _fixed(
+    pred: PredictionTaskDocument,
+    ref: ReferenceTaskDocument | None,
+    dft: Callable[[], DftPhonons | str],
+    item: dict[str, Any],
+) -> tuple[PhononDocument, PhononBandsDocument | None]:
+    doc = _new_doc(item, pred.material_id, pred.formula, pred.model.name, pred.reference)
+    doc.model_provenance = pred.model
+    parity = item.get("force_parity") or {}
+    doc.softening_scale, doc.force_mae = parity.get("softening_scale"), parity.get("force_mae")
+    problem = _reference_problem(ref, pred.task, pred.material_id, pred.reference)
+    if problem:
+        return _fail(doc, *problem), None
+    assert ref is not None
+    if pred.state != "successful":
+        return _fail(doc, "failed", pred.error or "model evaluation failed"), None
+    paired = pair_configurations(ref, pred)
+    meta = ref.dft_settings[PHONOPY_KEY]
+    if paired.excluded or len(paired.model_forces) != n_displacements(meta):
+        reasons = sorted(set(paired.excluded.values())) or ["displacement count differs"]
+        return _fail(doc, "failed", "incomplete displacement forces: " + "; ".join(reasons)), None
+    order = _displacement_order(ref, paired.configuration_ids)
+    forces = [paired.model_forces[i] for i in order]
+    return _compare(doc, dft, meta, forces, same_cells=True)
 
-    def _add_softening(self, doc: PhononDocument) -> None:
-        if self.softening is None:
-            return
-        key = softening_key(REFERENCE_TASK, doc.material_id, doc.model, doc.reference)
-        soft = self.softening.query_one({"key": key})
-        if soft and soft.get("state") == "successful":
-            doc.softening_scale = soft.get("softening_scale")
-            doc.force_mae = soft.get("force_mae")
+
+def _relaxed(
+    relaxed: RelaxedPhononTaskDocument,
+    ref: ReferenceTaskDocument | None,
+    dft: Callable[[], DftPhonons | str],
+    item: dict[str, Any],
+) -> tuple[PhononDocument, PhononBandsDocument | None]:
+    doc = _new_doc(
+        item, relaxed.material_id, relaxed.formula, relaxed.model.name, relaxed.reference
+    )
+    doc.model_provenance = relaxed.model
+    doc.relaxation = relaxed.relaxation
+    doc.warnings = list(relaxed.warnings)
+    problem = _reference_problem(ref, REFERENCE_TASK, relaxed.material_id, relaxed.reference)
+    if problem:
+        return _fail(doc, *problem), None
+    if relaxed.state != "successful":
+        return _fail(doc, "failed", relaxed.error or "relaxed-mode job failed"), None
+    meta = relaxed.phonopy
+    confs = sorted(relaxed.configurations, key=lambda c: c.metadata["displacement_index"])
+    if len(confs) != n_displacements(meta):
+        return _fail(doc, "failed", "incomplete displacement forces"), None
+    return _compare(doc, dft, meta, [c.forces for c in confs])
+
+
+def _compare(
+    doc: PhononDocument,
+    dft_of: Callable[[], DftPhonons | str],
+    model_meta: dict[str, Any],
+    model_forces: list[Any],
+    same_cells: bool = False,
+) -> tuple[PhononDocument, PhononBandsDocument | None]:
+    """Model phonons from its forces, compared with DFT's.
+
+    ``same_cells``: the model forces are on DFT's own displaced supercells, so
+    DFT's Phonopy object (symmetry included) is reused; its DFT properties are
+    already computed, and only its force constants are overwritten.
+    """
+    dft = dft_of()
+    if isinstance(dft, str):
+        return _fail(doc, "failed", dft), None
+    try:
+        base = dft.phonopy if same_cells else build_phonopy(model_meta)
+        ph = produce_force_constants(base, model_forces)
+        model = phonon_properties(ph, dft.path, dft.properties.mesh)
+        metrics = compare(dft.properties, model, ph)
+    except Exception as exc:  # phonopy problems are per-material results
+        return _fail(doc, "failed", f"phonon calculation failed: {type(exc).__name__}: {exc}"), None
+    d, m = dft.properties, model
+    doc.n_displacements = n_displacements(model_meta)
+    doc.max_freq_ratio = metrics.max_freq_ratio
+    doc.mean_freq_ratio = metrics.mean_freq_ratio
+    doc.freq_mae_thz = metrics.freq_mae
+    doc.band_mae_thz = metrics.band_mae
+    doc.dft_max_freq_thz, doc.model_max_freq_thz = d.max_frequency, m.max_frequency
+    doc.dft_mean_freq_thz, doc.model_mean_freq_thz = d.mean_frequency, m.mean_frequency
+    doc.dft_min_freq_thz, doc.model_min_freq_thz = d.min_frequency, m.min_frequency
+    doc.dft_imaginary, doc.model_imaginary = d.has_imaginary_modes, m.has_imaginary_modes
+    doc.dft_heat_capacity, doc.model_heat_capacity = d.heat_capacity, m.heat_capacity
+    doc.mesh = list(d.mesh)
+    doc.temperature_k = d.temperature
+    doc.imaginary_tol_thz = IMAGINARY_TOL_THZ
+    doc.band_path_scheme = dft.path.scheme
+    if m.has_imaginary_modes:
+        doc.warnings.append(f"model has imaginary modes (min {m.min_frequency:.3f} THz)")
+    if d.has_imaginary_modes:
+        doc.warnings.append(f"DFT has imaginary modes (min {d.min_frequency:.3f} THz)")
+    bands = PhononBandsDocument(
+        key=doc.key,
+        task=doc.task,
+        mode=doc.mode,
+        material_id=doc.material_id,
+        formula=doc.formula,
+        model=doc.model,
+        reference=doc.reference,
+        labels=[list(p) for p in dft.path.labels],
+        distances=[x.tolist() for x in dft.distances],
+        dft_frequencies=[f.tolist() for f in d.band_frequencies],
+        model_frequencies=[f.tolist() for f in m.band_frequencies],
+    )
+    return doc, bands
+
+
+def dft_phonons(ref: ReferenceTaskDocument) -> DftPhonons:
+    """DFT phonons of one reference document (shared by all its models)."""
+    from pymatgen.io.phonopy import get_pmg_structure
+
+    meta = ref.dft_settings[PHONOPY_KEY]
+    confs = sorted(ref.configurations, key=lambda c: c.metadata["displacement_index"])
+    ph = produce_force_constants(build_phonopy(meta), [c.forces for c in confs])
+    primitive = get_pmg_structure(ph.primitive)
+    path = band_path(primitive, symprec=max(meta["symprec"], 1e-3))
+    props = phonon_properties(ph, path)
+    return DftPhonons(props, path, props.band_distances, meta, ph)
 
 
 def newest_relaxed(jobs: JobStore) -> dict[tuple[str, str, str], tuple[str, str | None]]:
     """(material, reference, model) -> (uuid, reference_uuid) of the newest relaxed doc."""
-    best: dict[tuple[str, str, str], tuple[str, str | None, str]] = {}
-    for d in jobs.query(
-        {"output.doc_type": "phonon-relaxed"},
-        properties=[
-            "uuid",
-            "output.material_id",
-            "output.reference",
-            "output.model.name",
-            "output.reference_uuid",
-            "output.created_at",
-        ],
-    ):
-        o = d["output"]
-        key = (o["material_id"], o["reference"], o["model"]["name"])
-        created = str(o.get("created_at"))
-        if key not in best or created > best[key][2]:
-            best[key] = (d["uuid"], o.get("reference_uuid"), created)
-    return {k: (v[0], v[1]) for k, v in best.items()}
+    docs = newest(index(jobs, "phonon-relaxed"), lambda d: (d.material_id, d.reference, d.model))
+    return {k: (d.uuid, d.reference_uuid) for k, d in docs.items()}
 
 
 def _new_doc(
@@ -419,7 +416,7 @@ PHONON_BANDS = "phonon_bands"
 
 def build_phonons(stores: Any, task: str | None = None) -> dict[str, int]:
     """Build step (``run.BUILD_STEPS``): phonon documents, then their summaries."""
-    from softbench.run import SOFTENING, run_builder
+    from softbench.run import run_builder
 
     builder = PhononBuilder(
         stores.jobs,

@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 from jobflow import JobStore
-from maggma.core import Builder, Store
+from maggma.core import Store
+from pydantic import BaseModel
 
 from softbench.analysis.softening import DEFAULT_BOOTSTRAP, force_parity
-from softbench.builders.base import GroupSummaryBuilder
-from softbench.builders.pairing import iter_pairs, pair_configurations, with_outputs
+from softbench.builders.base import GroupSummaryBuilder, PairBuilder
+from softbench.builders.pairing import iter_pairs, pair_configurations
 from softbench.schemas.prediction import PredictionTaskDocument
 from softbench.schemas.reference import ReferenceTaskDocument
 from softbench.schemas.softening import SofteningDocument, SofteningSummaryDocument
@@ -30,7 +31,7 @@ def softening_key(task: str, material_id: str, model: str, reference: str) -> st
     return f"{task}|{material_id}|{model}|{reference}"
 
 
-class SofteningBuilder(Builder):
+class SofteningBuilder(PairBuilder):
     """Pair reference and model forces by (task, material, configuration)."""
 
     def __init__(
@@ -41,46 +42,40 @@ class SofteningBuilder(Builder):
         n_bootstrap: int = DEFAULT_BOOTSTRAP,
         **kwargs: Any,
     ):
-        self.jobs = jobs
         self.softening = softening
         self.task = task
         self.n_bootstrap = n_bootstrap
-        self.processed: list[str] = []
-        super().__init__(sources=[jobs], targets=[softening], **kwargs)
+        super().__init__(jobs, softening, **kwargs)
 
-    def get_items(self) -> Iterator[dict[str, Any]]:
-        """Unbuilt (prediction, reference) pairs, with both outputs loaded."""
-        yield from with_outputs(self.jobs, self._pending())
-
-    def _pending(self) -> Iterator[dict[str, Any]]:
-        done = {
-            d["key"]: (d.get("prediction_uuid"), d.get("reference_uuid"))
-            for d in self.softening.query(
-                {}, properties=["key", "prediction_uuid", "reference_uuid"]
-            )
-        }
+    def pairs(self) -> Iterator[dict[str, Any]]:
+        """Newest prediction per (task, material, reference, model) and its reference."""
         criteria = {"task": self.task} if self.task else {}
         for (task, mid, label, model), pred, ref in iter_pairs(self.jobs, **criteria):
-            key = softening_key(task, mid, model, label)
-            ref_uuid = ref.uuid if ref else None
-            if done.get(key) == (pred.uuid, ref_uuid):
-                continue
-            yield {"key": key, "prediction_uuid": pred.uuid, "reference_uuid": ref_uuid}
+            yield {
+                "key": softening_key(task, mid, model, label),
+                "prediction_uuid": pred.uuid,
+                "reference_uuid": ref.uuid if ref else None,
+            }
 
-    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        """Compute the softening document of one (material, model) pair."""
+    def document(self, reference: dict[str, Any] | None, item: dict[str, Any]) -> BaseModel:
+        """The softening document of one (material, model) pair."""
         pred = PredictionTaskDocument.model_validate(item["prediction"])
-        ref = None
-        if item["reference"] is not None:
-            ref = ReferenceTaskDocument.model_validate(item["reference"])
-        doc = build_softening(pred, ref, item, self.n_bootstrap)
-        self.processed.append(doc.key)
-        return doc.model_dump(mode="python")
+        ref = None if reference is None else ReferenceTaskDocument.model_validate(reference)
+        return build_softening(pred, ref, item, self.n_bootstrap)
 
-    def update_targets(self, items: list[dict[str, Any]]) -> None:
-        """Upsert by key."""
-        if items:
-            self.softening.update(items, key="key")
+    def failure(self, item: dict[str, Any], reason: str) -> BaseModel:
+        """A failed document that still names its pair."""
+        task, mid, model, label = item["key"].split("|")
+        doc = SofteningDocument(
+            key=item["key"],
+            task=task,
+            material_id=mid,
+            model=model,
+            reference=label,
+            reference_uuid=item["reference_uuid"],
+            prediction_uuid=item["prediction_uuid"],
+        )
+        return _failed(doc, reason)
 
 
 def build_softening(
@@ -134,6 +129,8 @@ def build_softening(
     doc.r2 = parity.r2
     doc.n_components = parity.n_components
     doc.n_configurations = parity.n_configurations
+    if parity.no_signal:
+        doc.state, doc.reason = "flagged", parity.no_signal
     energies = [
         (r, m, n)
         for r, m, n in zip(
@@ -164,6 +161,8 @@ def summarize(docs: list[SofteningDocument]) -> SofteningSummaryDocument:
     """Summary statistics over the softening documents of one group."""
     first = docs[0]
     ok = [d for d in docs if d.state == "successful" and d.softening_scale is not None]
+    flagged = [d for d in docs if d.state == "flagged"]
+    failed = [d for d in docs if d not in ok and d not in flagged]
     scales = np.array([d.softening_scale for d in ok], dtype=float)
     return SofteningSummaryDocument(
         key=f"{first.task}|{first.model}|{first.reference}",
@@ -172,10 +171,29 @@ def summarize(docs: list[SofteningDocument]) -> SofteningSummaryDocument:
         reference=first.reference,
         n_materials=len(docs),
         n_successful=len(ok),
-        n_failed=len(docs) - len(ok),
-        failed_materials={d.material_id: d.reason or "" for d in docs if d not in ok},
+        n_failed=len(failed),
+        n_flagged=len(flagged),
+        failed_materials={d.material_id: d.reason or "" for d in failed},
+        flagged_materials={d.material_id: d.reason or "" for d in flagged},
         median_softening_scale=float(np.median(scales)) if ok else None,
         fraction_softened=float((scales < 1).mean()) if ok else None,
         mean_force_mae=float(np.mean([d.force_mae for d in ok])) if ok else None,
         mean_force_cmae=float(np.mean([d.force_cmae for d in ok])) if ok else None,
     )
+
+
+SOFTENING = "softening"
+SOFTENING_SUMMARY = "softening_summary"
+
+
+def build_step(stores: Any, task: str | None = None) -> dict[str, int]:
+    """Build step (``run.BUILD_STEPS``): softening documents, then their summaries."""
+    from softbench.run import run_builder
+
+    pair = SofteningBuilder(stores.jobs, stores.collection(SOFTENING), task=task)
+    run_builder(pair)
+    summary = SofteningSummaryBuilder(
+        stores.collection(SOFTENING), stores.collection(SOFTENING_SUMMARY)
+    )
+    run_builder(summary)
+    return {"softening": len(pair.processed), "summary": len(summary.processed)}

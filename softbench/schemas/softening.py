@@ -23,7 +23,9 @@ class SofteningDocument(BaseModel):
     reference_uuid: str | None = None
     prediction_uuid: str | None = None
     reference_provenance: dict[str, Any] = Field(default_factory=dict)
-    state: Literal["successful", "failed"] = "successful"
+    state: Literal["successful", "flagged", "failed"] = Field(
+        "successful", description="flagged: computed, but the slope carries no signal"
+    )
     reason: str | None = None
     softening_scale: float | None = Field(
         None, description="LSQ slope through the origin, model vs reference forces"
@@ -52,7 +54,9 @@ class SofteningSummaryDocument(BaseModel):
     n_materials: int
     n_successful: int
     n_failed: int
+    n_flagged: int = Field(0, description="computed without signal: not in the medians")
     failed_materials: dict[str, str] = Field(default_factory=dict)
+    flagged_materials: dict[str, str] = Field(default_factory=dict)
     median_softening_scale: float | None = None
     fraction_softened: float | None = Field(
         None, description="fraction of materials with softening_scale < 1"
