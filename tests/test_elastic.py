@@ -96,19 +96,104 @@ def test_fit_recovers_a_known_tensor_with_atomate2_strains():
     assert not moduli(flipped.voigt).stable
 
 
-def test_moduli_match_pymatgen_and_flag_non_positive_definite():
-    from pymatgen.analysis.elasticity import ElasticTensor
+def _voigt_reuss_by_hand(c: np.ndarray) -> dict[str, float]:
+    """Textbook Voigt and Reuss sums (Hill 1952), written out independently of pymatgen."""
+    s = np.linalg.inv(c)
+    k_v = (c[0, 0] + c[1, 1] + c[2, 2] + 2 * (c[0, 1] + c[1, 2] + c[0, 2])) / 9
+    g_v = (
+        c[0, 0] + c[1, 1] + c[2, 2] - (c[0, 1] + c[1, 2] + c[0, 2]) + 3 * np.trace(c[3:, 3:])
+    ) / 15
+    k_r = 1 / (s[0, 0] + s[1, 1] + s[2, 2] + 2 * (s[0, 1] + s[1, 2] + s[0, 2]))
+    g_r = 15 / (
+        4 * (s[0, 0] + s[1, 1] + s[2, 2])
+        - 4 * (s[0, 1] + s[1, 2] + s[0, 2])
+        + 3 * np.trace(s[3:, 3:])
+    )
+    return {"k_voigt": k_v, "g_voigt": g_v, "k_reuss": k_r, "g_reuss": g_r}
 
+
+def _cubic(c11: float, c12: float, c44: float) -> np.ndarray:
+    c = np.zeros((6, 6))
+    c[:3, :3] = c12
+    c[np.diag_indices(3)] = c11
+    c[3:, 3:] = np.eye(3) * c44
+    return c
+
+
+def test_moduli_agree_with_closed_forms_on_analytic_tensors():
+    """The library moduli against analytic values: isotropic, cubic, general anisotropic."""
+    # isotropic: Voigt = Reuss = Hill = the K and G the tensor was built from
+    k, g = 120.0, 45.0
+    m = moduli(_cubic(k + 4 * g / 3, k - 2 * g / 3, g))
+    for name in ("k_voigt", "k_reuss", "k_vrh"):
+        assert getattr(m, name) == pytest.approx(k, rel=1e-12)
+    for name in ("g_voigt", "g_reuss", "g_vrh"):
+        assert getattr(m, name) == pytest.approx(g, rel=1e-12)
+    # eigenvalues of the isotropic Voigt matrix: C44 = G (3x), C11 - C12 = 2G (2x), 3K
+    np.testing.assert_allclose(sorted(m.eigenvalues), [g] * 3 + [2 * g] * 2 + [3 * k], rtol=1e-12)
+    assert m.stable
+
+    # cubic (fcc Cu-like): K_V = K_R = (C11 + 2 C12)/3 and the closed-form shear bounds
+    c11, c12, c44 = 170.0, 122.0, 75.0
+    m = moduli(_cubic(c11, c12, c44))
+    g_v = (c11 - c12 + 3 * c44) / 5
+    g_r = 5 * (c11 - c12) * c44 / (4 * c44 + 3 * (c11 - c12))
+    assert m.k_voigt == pytest.approx((c11 + 2 * c12) / 3, rel=1e-12)
+    assert m.k_reuss == pytest.approx((c11 + 2 * c12) / 3, rel=1e-12)
+    assert m.g_voigt == pytest.approx(g_v, rel=1e-12)
+    assert m.g_reuss == pytest.approx(g_r, rel=1e-12)
+    assert m.g_vrh == pytest.approx((g_v + g_r) / 2, rel=1e-12)
+    # cubic Born criteria: C11 - C12 > 0, C11 + 2 C12 > 0, C44 > 0
+    assert m.stable
+    assert not moduli(_cubic(120.0, 130.0, 50.0)).stable  # C' < 0 (like EMT bcc Cu)
+
+    # general (triclinic) positive-definite tensor: the textbook sums
     rng = np.random.default_rng(3)
     a = rng.normal(size=(6, 6))
     c = a @ a.T * 20 + 30 * np.eye(6)
-    m, ref = moduli(c), ElasticTensor.from_voigt(c)
-    for name in ("k_voigt", "k_reuss", "k_vrh", "g_voigt", "g_reuss", "g_vrh"):
-        assert getattr(m, name) == pytest.approx(getattr(ref, name), rel=1e-10)
+    m, hand = moduli(c), _voigt_reuss_by_hand(c)
+    for name, value in hand.items():
+        assert getattr(m, name) == pytest.approx(value, rel=1e-12)
+    assert m.k_vrh == pytest.approx((hand["k_voigt"] + hand["k_reuss"]) / 2, rel=1e-12)
+    assert m.g_vrh == pytest.approx((hand["g_voigt"] + hand["g_reuss"]) / 2, rel=1e-12)
+    assert m.k_reuss <= m.k_voigt and m.g_reuss <= m.g_voigt  # Hill's bounds
+    np.testing.assert_allclose(m.eigenvalues, np.linalg.eigvalsh(c), rtol=1e-12)
     assert m.stable
     bad = c.copy()
     bad[3, 3] = -5.0
     assert not moduli(bad).stable and min(moduli(bad).eigenvalues) < 0
+
+
+def test_relax_is_plain_ase_bfgs_frechet_fixsymmetry():
+    """atomate2's AseRelaxer runs the same protocol as a hand-written ASE loop."""
+    from ase.constraints import FixSymmetry
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import BFGS
+
+    from softbench.makers.elastic import relax
+
+    start = bulk("Cu", "hcp", a=2.60, c=4.10)  # away from the EMT minimum, c/a free
+    for relax_cell, atoms in ((True, start), (False, _sheared(start))):
+        structure = AseAtomsAdaptor.get_structure(atoms)
+        relaxed, record, stress = relax(structure, EMT(), 1e-3, 500, relax_cell)
+
+        hand = atoms.copy()
+        hand.calc = EMT()
+        hand.set_constraint(FixSymmetry(hand))
+        opt = BFGS(FrechetCellFilter(hand) if relax_cell else hand, logfile=None)
+        assert record.converged == opt.run(fmax=1e-3, steps=500)
+        assert record.steps == opt.nsteps > 0
+        np.testing.assert_allclose(stress, hand.get_stress(voigt=False) / GPa, atol=1e-12)
+        np.testing.assert_allclose(relaxed.lattice.matrix, hand.cell[:], atol=1e-12)
+        np.testing.assert_allclose(relaxed.cart_coords, hand.positions, atol=1e-12)
+        assert (record.max_stress_gpa is not None) == relax_cell
+
+
+def _sheared(atoms):
+    """A strained hcp cell whose ions carry forces (internal degree of freedom)."""
+    out = atoms.copy()
+    out.set_cell(atoms.cell[:] @ np.array([[1.01, 0.005, 0], [0.005, 1, 0], [0, 0, 1]]), True)
+    return out
 
 
 def test_elastic_softening_rule():

@@ -23,7 +23,7 @@ from pymatgen.analysis.elasticity import Deformation
 from pymatgen.core import Lattice, Structure
 
 from softbench.analysis.elastic import elastic_deformations
-from softbench.makers.elastic import (
+from softbench.makers.vasp.elastic import (
     ELASTIC_RELAX_INCAR,
     VaspElasticReferenceMaker,
     elastic_reference_from_vasp,

@@ -2,8 +2,14 @@
 
 Units and signs: stresses are in GPa with the physical sign (tensile positive),
 which is pymatgen's elastic convention and also ASE's (ASE reports eV/Å³):
-``ase_stress_to_gpa`` only changes units. VASP's stress (kbar, compressive
-positive) differs by a factor -10; atomate2 converts it the same way.
+``ase_stress_to_gpa`` only changes units (``ase.units.GPa``, Voigt order by
+``ase.stress``). VASP's stress (kbar, compressive positive) differs by a factor -10;
+atomate2 converts it the same way.
+
+The numerics are the libraries': the fit is atomate2's
+``ElasticDocument.from_stresses`` and the moduli are pymatgen's ``ElasticTensor``
+properties. What they lack is kept here: the Born stability check (eigenvalues of
+the symmetrised Voigt matrix) and the softening ratios.
 
 Strain set (``MP_STRAIN_MAGNITUDES``): atomate2's ElasticMaker defaults, which MP's
 current elasticity workflow uses: six single-component strain states, normal
@@ -25,7 +31,6 @@ if TYPE_CHECKING:
     from pymatgen.analysis.elasticity import Deformation, ElasticTensor
     from pymatgen.core import Structure
 
-EV_A3_TO_GPA = 160.21766208
 MP_STRAIN_MAGNITUDES: tuple[float, ...] = (-0.01, -0.005, 0.005, 0.01)
 SYMPREC = 0.1  # atomate2's SETTINGS.SYMPREC, used for strain reduction and expansion
 FITTING_METHOD = "finite_difference"  # atomate2's SETTINGS.ELASTIC_FITTING_METHOD
@@ -34,13 +39,15 @@ STABILITY_TOL_GPA = 1e-6
 
 def ase_stress_to_gpa(stress: Any) -> np.ndarray:
     """ASE stress (3x3 or Voigt-6 xx,yy,zz,yz,xz,xy; eV/Å³) as a 3x3 tensor in GPa."""
+    from ase.stress import voigt_6_to_full_3x3_stress
+    from ase.units import GPa
+
     arr = np.asarray(stress, dtype=float)
     if arr.shape == (6,):
-        xx, yy, zz, yz, xz, xy = arr
-        arr = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+        arr = voigt_6_to_full_3x3_stress(arr)
     if arr.shape != (3, 3):
         raise ValueError(f"stress must be 3x3 or Voigt-6, got shape {arr.shape}")
-    return arr * EV_A3_TO_GPA
+    return arr / GPa
 
 
 def elastic_deformations(
@@ -70,42 +77,36 @@ def fit_elastic_tensor(
     symprec: float | None = SYMPREC,
     method: str = FITTING_METHOD,
 ) -> ElasticTensor:
-    """Fit the 2nd-order tensor (IEEE orientation, GPa) as atomate2 does.
+    """Fit the 2nd-order tensor (IEEE orientation, GPa) with atomate2's fit.
 
     ``stresses_gpa`` are Cauchy stresses (tensile positive) of the deformed cells;
-    ``symprec`` expands symmetry-reduced strains (None: no expansion).
+    ``symprec`` expands symmetry-reduced strains (None: no expansion). atomate2's
+    ``ElasticDocument.from_stresses`` expects VASP's kbar (compressive positive) and
+    multiplies by -0.1, so the stresses are handed over times -10 (a round trip
+    exact to a few ulp).
     """
-    from atomate2.common.schemas.elastic import expand_strains
-    from pymatgen.analysis.elasticity import (
-        Deformation,
-        ElasticTensor,
-        ElasticTensorExpansion,
-        Stress,
-    )
+    from atomate2.common.schemas.elastic import ElasticDocument
+    from pymatgen.analysis.elasticity import Deformation, ElasticTensor, Stress
 
-    strains = [Deformation(d).green_lagrange_strain for d in deformations]
-    stresses = [Stress(np.asarray(s, dtype=float)) for s in stresses_gpa]
-    if symprec is not None:
-        labels = [str(i) for i in range(len(strains))]
-        strains, stresses, _, _ = expand_strains(
-            structure, strains, stresses, labels, labels, symprec
-        )
-    pk2 = [
-        s.piola_kirchoff_2(st.get_deformation_matrix())
-        for s, st in zip(stresses, strains, strict=True)
-    ]
-    eq = None if eq_stress_gpa is None else Stress(np.asarray(eq_stress_gpa, dtype=float))
-    if method == "finite_difference":
-        tensor = ElasticTensor(
-            ElasticTensorExpansion.from_diff_fit(strains, pk2, eq_stress=eq, order=2)[0]
-        )
-    elif method == "independent":
-        tensor = ElasticTensor.from_independent_strains(strains, pk2, eq_stress=eq)
-    elif method == "pseudoinverse":
-        tensor = ElasticTensor.from_pseudoinverse(strains, pk2)
-    else:
-        raise ValueError(f"unknown fitting method {method!r}")
-    return tensor.convert_to_ieee(structure)
+    kbar = [Stress(-10.0 * np.asarray(s, dtype=float)) for s in stresses_gpa]
+    labels = [str(i) for i in range(len(kbar))]
+    eq = None if eq_stress_gpa is None else (-10.0 * np.asarray(eq_stress_gpa, float)).tolist()
+    doc = ElasticDocument.from_stresses(
+        structure,
+        kbar,
+        [Deformation(d) for d in deformations],
+        labels,
+        labels,
+        fitting_method=method,
+        order=2,
+        equilibrium_stress=eq,
+        symprec=symprec,  # type: ignore[arg-type]  # atomate2 accepts None (no expansion)
+        allow_elastically_unstable_structs=True,
+    )
+    ieee = doc.elastic_tensor.ieee_format if doc.elastic_tensor else None
+    if ieee is None:  # pragma: no cover - atomate2 always sets it
+        raise ValueError("atomate2 returned no elastic tensor")
+    return ElasticTensor.from_voigt(np.asarray(ieee, dtype=float))
 
 
 @dataclass(frozen=True)
@@ -125,40 +126,32 @@ class Moduli:
 def moduli(voigt: Any) -> Moduli:
     """VRH moduli of a 6x6 Voigt tensor (GPa) and whether it is positive definite.
 
-    Born stability in its general form: all eigenvalues of the (symmetrised) Voigt
-    matrix positive. Reuss bounds of an unstable tensor are still computed (they
-    may be negative or huge); callers exclude unstable tensors from statistics.
+    The moduli are pymatgen's ``ElasticTensor`` properties of the symmetrised
+    matrix. Born stability in its general form (which pymatgen lacks): all
+    eigenvalues of the symmetrised Voigt matrix positive. Reuss bounds of an
+    unstable tensor are still computed (they may be negative or huge); callers
+    exclude unstable tensors from statistics.
     """
+    from pymatgen.analysis.elasticity import ElasticTensor
+
     c = np.asarray(voigt, dtype=float)
     if c.shape != (6, 6) or not np.isfinite(c).all():
         raise ValueError("elastic tensor must be a finite 6x6 Voigt matrix")
     c = 0.5 * (c + c.T)
     eig = np.linalg.eigvalsh(c)
-    k_v = (c[0, 0] + c[1, 1] + c[2, 2] + 2 * (c[0, 1] + c[1, 2] + c[0, 2])) / 9
-    g_v = (
-        c[0, 0]
-        + c[1, 1]
-        + c[2, 2]
-        - (c[0, 1] + c[1, 2] + c[0, 2])
-        + 3 * (c[3, 3] + c[4, 4] + c[5, 5])
-    ) / 15
+    tensor = ElasticTensor.from_voigt(c)
     try:
-        s = np.linalg.inv(c)
-        k_r = 1 / (s[0, 0] + s[1, 1] + s[2, 2] + 2 * (s[0, 1] + s[1, 2] + s[0, 2]))
-        g_r = 15 / (
-            4 * (s[0, 0] + s[1, 1] + s[2, 2])
-            - 4 * (s[0, 1] + s[1, 2] + s[0, 2])
-            + 3 * (s[3, 3] + s[4, 4] + s[5, 5])
-        )
-    except np.linalg.LinAlgError:
-        k_r = g_r = float("nan")
+        k_r, g_r = float(tensor.k_reuss), float(tensor.g_reuss)
+        k_vrh, g_vrh = float(tensor.k_vrh), float(tensor.g_vrh)
+    except np.linalg.LinAlgError:  # singular: no compliance, no Reuss bound
+        k_r = g_r = k_vrh = g_vrh = float("nan")
     return Moduli(
-        k_voigt=float(k_v),
-        k_reuss=float(k_r),
-        k_vrh=float((k_v + k_r) / 2),
-        g_voigt=float(g_v),
-        g_reuss=float(g_r),
-        g_vrh=float((g_v + g_r) / 2),
+        k_voigt=float(tensor.k_voigt),
+        k_reuss=k_r,
+        k_vrh=k_vrh,
+        g_voigt=float(tensor.g_voigt),
+        g_reuss=g_r,
+        g_vrh=g_vrh,
         eigenvalues=tuple(float(e) for e in eig),
         stable=bool(eig.min() > STABILITY_TOL_GPA),
     )

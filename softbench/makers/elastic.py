@@ -1,23 +1,25 @@
-"""Elastic makers: DFT side (ingested file or atomate2 VASP ElasticMaker), model side.
+"""Elastic makers: DFT side from a file, model side (VASP side: :mod:`.vasp.elastic`).
 
 Model side (:class:`ModelElasticMaker`): one job per (material, model), the model
-loaded once per process. It relaxes cell and ions (BFGS on a FrechetCellFilter,
-ASE FixSymmetry, ``fmax`` 1e-3 eV/Å by default), builds atomate2's strain set on
-the relaxed cell (see :mod:`softbench.analysis.elastic`), evaluates every strained
-cell in one batched call, relaxes the ions of those cells that carry forces above
-``fmax`` at fixed cell (ISIF=2, as MP's DFT workflow does; cells whose ions sit
-on symmetry-fixed sites need no relaxation) and fits the tensor the way atomate2's
-``fit_elastic_tensor`` does.
+loaded once per process. It relaxes cell and ions with atomate2's ``AseRelaxer``
+(BFGS on a FrechetCellFilter, ASE FixSymmetry, ``fmax`` 1e-3 eV/Å by default),
+builds atomate2's strain set on the relaxed cell (see
+:mod:`softbench.analysis.elastic`), evaluates every strained cell in one batched
+call, relaxes the ions of those cells that carry forces above ``fmax`` at fixed
+cell (ISIF=2, as MP's DFT workflow does; cells whose ions sit on symmetry-fixed
+sites need no relaxation) and fits the tensor with atomate2's
+``ElasticDocument.from_stresses``.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from jobflow import Flow, Maker, job
+from jobflow import Maker, job
 
 from softbench.analysis.elastic import (
     FITTING_METHOD,
@@ -42,8 +44,8 @@ if TYPE_CHECKING:
     from pymatgen.core import Structure
 
 STANDARDIZE_SYMPREC = 0.01  # Å, symmetry tolerance when standardising the input cell
+FIX_SYMMETRY_SYMPREC = 0.01  # Å, FixSymmetry's tolerance (ASE's and AseRelaxer's default)
 MAX_VOLUME_CHANGE = 0.5  # |V_relaxed / V_initial - 1| above this counts as a failed relaxation
-VASP_LABEL = "vasp:mp-pbe-elastic"
 
 
 @dataclass
@@ -248,27 +250,46 @@ def relax(
     relax_cell: bool,
     fix_symmetry: bool = True,
 ) -> tuple[Structure, RelaxationRecord, np.ndarray]:
-    """Relax ions (and the cell) with BFGS; return structure, record and stress (GPa)."""
-    from ase.constraints import FixSymmetry
-    from ase.filters import FrechetCellFilter
-    from ase.optimize import BFGS
+    """Relax ions (and the cell) with atomate2's AseRelaxer; structure, record, stress (GPa).
+
+    The protocol: BFGS, on a FrechetCellFilter when ``relax_cell``, with ASE's
+    FixSymmetry (symprec 0.01) when ``fix_symmetry``. ``steps`` <= 1 is a single
+    point (AseRelaxer's rule).
+    """
+    from atomate2.ase.utils import AseRelaxer
     from pymatgen.io.ase import AseAtomsAdaptor
 
     atoms = AseAtomsAdaptor.get_atoms(structure)
-    atoms.calc = calc
-    if fix_symmetry:
-        atoms.set_constraint(FixSymmetry(atoms))
-    target: Any = FrechetCellFilter(atoms) if relax_cell else atoms
-    optimizer = BFGS(target, logfile=None)
-    converged = bool(optimizer.run(fmax=fmax, steps=steps))
+    relaxer = AseRelaxer(
+        calc,
+        optimizer="BFGS",
+        relax_cell=relax_cell,
+        fix_symmetry=fix_symmetry,
+        symprec=FIX_SYMMETRY_SYMPREC,
+    )
+    # AseRelaxer relaxes ``atoms`` in place (a cell filter wraps it); no files written.
+    # Its trajectory's pymatgen structures cannot carry FixSymmetry (a warning per frame).
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Only FixAtoms and FixCartesian", UserWarning)
+        result = relaxer.relax(
+            atoms,
+            fmax=fmax,
+            steps=steps,
+            final_atoms_object_file=None,  # type: ignore[arg-type]  # None: write no file
+            use_emmet_models=False,
+            logfile=None,
+        )
+    if result.trajectory is None:  # pragma: no cover - AseRelaxer always records one
+        raise ValueError("AseRelaxer returned no trajectory")
     forces = np.asarray(atoms.get_forces(), dtype=float)
     stress = ase_stress_to_gpa(atoms.get_stress(voigt=False))
     if not (np.isfinite(forces).all() and np.isfinite(stress).all()):
         raise FloatingPointError("non-finite forces or stress during relaxation")
     atoms.set_constraint()
     record = RelaxationRecord(
-        converged=converged,
-        steps=int(optimizer.nsteps),
+        converged=bool(result.converged),
+        # the observer records the start, every step and the end once more
+        steps=max(len(result.trajectory) - 2, 0),
         fmax=fmax,
         max_force=float(np.linalg.norm(forces, axis=1).max()) if len(forces) else 0.0,
         max_stress_gpa=float(np.abs(stress).max()) if relax_cell else None,
@@ -293,128 +314,4 @@ def standard_cell(structure: Structure, symprec: float = STANDARDIZE_SYMPREC) ->
 
 def _failed(doc: ElasticPredictionDocument, reason: str) -> ElasticPredictionDocument:
     doc.state, doc.error = "failed", reason
-    return doc
-
-
-# ---------------------------------------------------------------- DFT side (VASP)
-
-#: atomate2 ElasticMaker INCAR updates (tight relax / fixed-cell elastic relax)
-TIGHT_RELAX_INCAR = {
-    "IBRION": 2,
-    "ISIF": 3,
-    "ENCUT": 700,
-    "EDIFF": 1e-7,
-    "LAECHG": False,
-    "EDIFFG": -0.001,
-    "LREAL": False,
-    "NSW": 99,
-    "LCHARG": False,
-}
-ELASTIC_RELAX_INCAR = {**TIGHT_RELAX_INCAR, "ISIF": 2, "ALGO": "Normal"}
-KPOINTS_GRID_DENSITY = 7000  # k-points per reciprocal atom, as MP's elastic workflow
-
-
-def mp_vasp_elastic_maker(**kwargs: Any) -> Any:
-    """atomate2's VASP ElasticMaker with MP-compatible (PBE) settings.
-
-    atomate2's defaults use PBEsol (its base set); MP's elasticity data are PBE/PBE+U
-    with MP's POTCARs. This keeps atomate2's tight-relax and elastic-relax INCAR
-    updates and k-point density but builds them on pymatgen's ``MPRelaxSet``
-    (functional, +U values, POTCARs, magnetic moments of MP).
-    """
-    from atomate2.vasp.flows.core import DoubleRelaxMaker
-    from atomate2.vasp.flows.elastic import ElasticMaker
-    from atomate2.vasp.jobs.elastic import ElasticRelaxMaker
-    from atomate2.vasp.jobs.mp import MPGGARelaxMaker
-    from pymatgen.io.vasp.sets import MPRelaxSet
-
-    kpoints = {"grid_density": KPOINTS_GRID_DENSITY}
-    # atomate2's MP makers take pymatgen's MP sets as input set generators (its
-    # type hints name only its own generator class)
-    tight_set: Any = MPRelaxSet(
-        force_gamma=True, user_incar_settings=TIGHT_RELAX_INCAR, user_kpoints_settings=kpoints
-    )
-    elastic_set: Any = MPRelaxSet(
-        force_gamma=True, user_incar_settings=ELASTIC_RELAX_INCAR, user_kpoints_settings=kpoints
-    )
-    tight = MPGGARelaxMaker(name="MP GGA tight relax", input_set_generator=tight_set)
-    elastic = ElasticRelaxMaker(name="MP GGA elastic relax", input_set_generator=elastic_set)
-    double: Any = DoubleRelaxMaker.from_relax_maker(tight)
-    return ElasticMaker(
-        name="MP GGA elastic",
-        bulk_relax_maker=double,
-        elastic_relax_maker=elastic,
-        **kwargs,
-    )
-
-
-@dataclass
-class VaspElasticReferenceMaker(Maker):
-    """DFT reference by computation: MP-compatible atomate2 VASP ElasticMaker + conversion.
-
-    The flow's output is an :class:`ElasticReferenceDocument` (with the full tensor),
-    so model jobs and builders treat it like an ingested reference.
-    """
-
-    name: str = "vasp elastic reference"
-    label: str = VASP_LABEL
-    elastic_maker: Any = field(default_factory=mp_vasp_elastic_maker)
-
-    def make(self, structure: Structure, material_id: str) -> Flow:
-        """VASP elastic flow for one structure, then the reference document."""
-        dft = self.elastic_maker.make(structure)
-        convert = elastic_reference_from_vasp(
-            dft.output, material_id, self.label, vasp_settings(self.elastic_maker)
-        )
-        convert.name = f"elastic reference {material_id}"
-        return Flow([dft, convert], output=convert.output, name=f"{self.name} {material_id}")
-
-
-def vasp_settings(maker: Any) -> dict[str, Any]:
-    """What the VASP reference was computed with (recorded in the document)."""
-    gen = maker.elastic_relax_maker.input_set_generator
-    return {
-        "code": "VASP",
-        "workflow": "atomate2 ElasticMaker (MP-compatible: MPRelaxSet base)",
-        "input_set": type(gen).__name__,
-        "elastic_relax_incar": dict(getattr(gen, "user_incar_settings", {}) or {}),
-        "kpoints": dict(getattr(gen, "user_kpoints_settings", {}) or {}),
-    }
-
-
-@job
-def elastic_reference_from_vasp(
-    elastic_doc: Any, material_id: str, label: str, settings: dict[str, Any] | None = None
-) -> ElasticReferenceDocument:
-    """Turn atomate2's ElasticDocument into an elastic reference document."""
-    from atomate2.common.schemas.elastic import ElasticDocument
-
-    edoc = (
-        elastic_doc
-        if isinstance(elastic_doc, ElasticDocument)
-        else ElasticDocument.model_validate(elastic_doc)
-    )
-    doc = ElasticReferenceDocument(
-        material_id=material_id,
-        reference=label,
-        source="atomate2 VASP ElasticMaker",
-        dft_settings=dict(settings or {}),
-    )
-    tensor = edoc.elastic_tensor.ieee_format if edoc.elastic_tensor else None
-    if edoc.structure is None or tensor is None:
-        doc.state, doc.reason = "unusable", "VASP elastic flow produced no tensor"
-        return doc
-    m = moduli(tensor)
-    doc.structure = edoc.structure
-    doc.formula = edoc.structure.composition.reduced_formula
-    doc.elastic_tensor = np.asarray(tensor, dtype=float).tolist()
-    doc.k_vrh, doc.g_vrh = m.k_vrh, m.g_vrh
-    doc.mechanically_stable = m.stable
-    if edoc.fitting_data and edoc.fitting_data.failed_uuids:
-        doc.warnings.append(f"{len(edoc.fitting_data.failed_uuids)} deformation(s) failed")
-    if not m.stable or m.k_vrh <= 0 or m.g_vrh <= 0:
-        doc.state = "unusable"
-        doc.reason = (
-            f"DFT tensor not positive definite (min eigenvalue {min(m.eigenvalues):.3g} GPa)"
-        )
     return doc

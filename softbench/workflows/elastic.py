@@ -8,11 +8,8 @@ from typing import TYPE_CHECKING, Any
 from jobflow import Flow, Job, JobStore, OutputReference
 
 from softbench.ingest import SourceItem
-from softbench.makers.elastic import (
-    IngestElasticReferenceMaker,
-    ModelElasticMaker,
-    VaspElasticReferenceMaker,
-)
+from softbench.makers.elastic import IngestElasticReferenceMaker, ModelElasticMaker
+from softbench.makers.vasp.elastic import VaspElasticReferenceMaker
 from softbench.models import ModelSpec, model_ref
 from softbench.schemas.elastic import TASK
 from softbench.workflows.forces import ingest_or_reuse
