@@ -24,7 +24,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from softbench.analysis.phonons import build_phonopy, n_displacements
 from softbench.makers.phonons import PHONOPY_KEY
-from softbench.makers.phonons_vasp import MP_ENCUT, VaspPhononReferenceMaker, mp_phonon_maker
+from softbench.makers.vasp.phonons import MP_ENCUT, VaspPhononReferenceMaker, mp_phonon_maker
 from softbench.run import run_flow
 from softbench.schemas.reference import ReferenceTaskDocument
 from softbench.testing.vasp import fake_vasp

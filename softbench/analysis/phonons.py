@@ -185,7 +185,8 @@ class PhononProperties:
     qpoints: np.ndarray  # irreducible mesh q-points (fractional)
     weights: np.ndarray
     frequencies: np.ndarray  # (n_q, n_bands)
-    band_frequencies: list[np.ndarray] = field(default_factory=list)
+    band_frequencies: list[np.ndarray] = field(default_factory=list)  # per path segment
+    band_distances: list[np.ndarray] = field(default_factory=list)  # 1/Å (no 2π), cumulative
     heat_capacity: float | None = None  # J/(K mol) at ``temperature``
     temperature: float = TEMPERATURE_K
 
@@ -221,7 +222,11 @@ def phonon_properties(
     mesh: Sequence[int] = MESH,
     temperature: float = TEMPERATURE_K,
 ) -> PhononProperties:
-    """Mesh frequencies (Γ-centred, symmetry-reduced), band frequencies, C_V(T)."""
+    """Mesh frequencies (Γ-centred, symmetry-reduced), band structure, C_V(T).
+
+    The band structure is phonopy's (``run_band_structure``) on the path's q-points:
+    frequencies and the cumulative path length in the primitive reciprocal basis.
+    """
     result: Any = ph.run_mesh(list(mesh), is_gamma_center=True)
     props = PhononProperties(
         mesh=(int(mesh[0]), int(mesh[1]), int(mesh[2])),
@@ -235,7 +240,10 @@ def phonon_properties(
         ph.run_thermal_properties(temperatures=[temperature])
     props.heat_capacity = float(ph.get_thermal_properties_dict()["heat_capacity"][0])
     if path is not None:
-        props.band_frequencies = [frequencies_at(ph, seg) for seg in path.segments]
+        ph.run_band_structure(path.segments)
+        bands = ph.get_band_structure_dict()
+        props.band_frequencies = [np.asarray(f, float) for f in bands["frequencies"] or []]
+        props.band_distances = [np.asarray(d, float) for d in bands["distances"]]
     return props
 
 
@@ -279,18 +287,6 @@ def compare(dft: PhononProperties, model: PhononProperties, model_ph: Phonopy) -
         freq_mae=mae,
         band_mae=band_mae,
     )
-
-
-def band_distances(primitive_lattice: np.ndarray, path: BandPath) -> list[np.ndarray]:
-    """Cumulative path length (1/Å, without 2π) along each segment."""
-    rec = np.linalg.inv(np.asarray(primitive_lattice, float)).T
-    out, start = [], 0.0
-    for seg in path.segments:
-        steps = np.linalg.norm(np.diff(seg @ rec, axis=0), axis=1)
-        dist = start + np.concatenate([[0.0], np.cumsum(steps)])
-        out.append(dist)
-        start = float(dist[-1])
-    return out
 
 
 def unitcell_from_relaxed_primitive(

@@ -11,6 +11,7 @@ evaluate all displaced supercells with the same loaded model in one job.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,15 +228,15 @@ def relax_primitive(
 ) -> tuple[RelaxationInfo, np.ndarray, np.ndarray]:
     """Relax phonopy's primitive cell (positions and cell) with an ASE calculator.
 
-    BFGS on a FrechetCellFilter; with ``fix_symmetry`` an ASE FixSymmetry
-    constraint keeps the space group, so the reference's symmetry-reduced
-    displacement set stays complete. Returns the record, the relaxed lattice (rows,
-    Å) and fractional positions (not wrapped, phonopy's primitive atom order).
+    atomate2's ``AseRelaxer``: BFGS on a FrechetCellFilter; with ``fix_symmetry`` an
+    ASE FixSymmetry constraint keeps the space group, so the reference's
+    symmetry-reduced displacement set stays complete. Returns the record, the
+    relaxed lattice (rows, Å) and fractional positions (not wrapped, phonopy's
+    primitive atom order).
     """
     from ase import Atoms
-    from ase.constraints import FixSymmetry
-    from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS
+    from atomate2.ase.utils import AseRelaxer
 
     prim = ph.primitive
     atoms = Atoms(
@@ -246,18 +247,36 @@ def relax_primitive(
     )
     dft_volume = atoms.get_volume()
     dft_abc = atoms.cell.cellpar()[:3].tolist()
-    atoms.calc = calculator
-    if fix_symmetry:
-        atoms.set_constraint(FixSymmetry(atoms, symprec=max(ph.symmetry.tolerance, 1e-4)))
-    cell_filter = FrechetCellFilter(atoms)
-    optimizer = BFGS(cell_filter, logfile=None)  # type: ignore[arg-type]
-    converged = bool(optimizer.run(fmax=fmax, steps=max_steps))
-    final = float(np.sqrt((cell_filter.get_forces() ** 2).sum(axis=1).max()))
+    optimizers: list[BFGS] = []  # AseRelaxer keeps its optimizer; its step count is needed
+
+    def bfgs(target: Any, **kwargs: Any) -> BFGS:
+        optimizers.append(BFGS(target, logfile=None, **kwargs))
+        return optimizers[-1]
+
+    relaxer = AseRelaxer(
+        calculator,
+        optimizer=bfgs,  # type: ignore[arg-type]  # any Optimizer factory is accepted
+        relax_cell=True,
+        fix_symmetry=fix_symmetry,
+        symprec=max(ph.symmetry.tolerance, 1e-4),
+    )
+    # the optimizer moves ``atoms`` itself (through the cell filter)
+    with warnings.catch_warnings():  # pymatgen cannot hold FixSymmetry in its Structure copy
+        warnings.filterwarnings("ignore", "Only FixAtoms and FixCartesian", UserWarning)
+        result = relaxer.relax(
+            atoms,
+            fmax=fmax,
+            steps=max_steps,
+            final_atoms_object_file=None,  # type: ignore[arg-type]  # None: write no file
+        )
+    optimizer = optimizers[-1] if optimizers else None  # none if max_steps <= 1
+    target = optimizer.atoms if optimizer is not None else atoms  # the cell filter
+    final = float(np.sqrt((target.get_forces() ** 2).sum(axis=1).max()))
     info = RelaxationInfo(
-        converged=converged,
+        converged=bool(result.converged),
         fmax_target=fmax,
         fmax_final=final,
-        steps=int(optimizer.nsteps),
+        steps=0 if optimizer is None else int(optimizer.nsteps),
         max_steps=max_steps,
         optimizer="BFGS",
         fix_symmetry=fix_symmetry,

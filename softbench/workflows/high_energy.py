@@ -16,12 +16,14 @@ from jobflow import Flow, Job, JobStore, OnMissing, OutputReference
 from pymatgen.core import Structure
 
 from softbench.makers.high_energy import (
-    REFERENCE_LABEL,
     HighEnergyFramesMaker,
-    HighEnergyReferenceMaker,
     clean_structure,
     frame_id,
     md_maker,
+)
+from softbench.makers.vasp.high_energy import (
+    REFERENCE_LABEL,
+    HighEnergyReferenceMaker,
     relax_maker,
     static_maker,
 )

@@ -185,7 +185,7 @@ def vasp_phonon_reference(
         source="atomate2 VASP PhononMaker: " + ", ".join(map(str, displacement_data["dirs"])),
         dft_settings={
             "code": "VASP",
-            "workflow": "atomate2 PhononMaker (softbench.makers.phonons_vasp)",
+            "workflow": "atomate2 PhononMaker (softbench.makers.vasp.phonons)",
             "displacement_angstrom": displacement,
             "supercell_matrix": np.asarray(supercell_matrix).tolist(),
             "incar": MP_PHONON_INCAR,
