@@ -24,148 +24,67 @@ class QuerySpec:
     sort: tuple[str, ...]
 
 
+# CLI filter -> document field: per-material analysis documents and per-model summaries
+MATERIAL_FILTERS = {
+    "task": "task",
+    "model": "model",
+    "material": "material_id",
+    "reference": "reference",
+}
+SUMMARY_FILTERS = {"task": "task", "model": "model", "reference": "reference"}
+
+
+def query_spec(collection: str, columns: str, sort: str) -> QuerySpec:
+    """A QuerySpec from space-separated column and sort names.
+
+    A collection with a ``material_id`` column is filtered per material
+    (:data:`MATERIAL_FILTERS`), any other as a summary (:data:`SUMMARY_FILTERS`).
+    """
+    names = tuple(columns.split())
+    filters = MATERIAL_FILTERS if "material_id" in names else SUMMARY_FILTERS
+    return QuerySpec(collection, names, dict(filters), tuple(sort.split()))
+
+
 QUERIES: dict[str, QuerySpec] = {
-    "softening": QuerySpec(
-        collection="softening",
-        columns=(
-            "material_id",
-            "formula",
-            "model",
-            "reference",
-            "task",
-            "state",
-            "softening_scale",
-            "softening_scale_ci95",
-            "force_mae",
-            "force_cmae",
-            "r2",
-            "energy_mae_per_atom",
-            "n_components",
-            "n_configurations",
-            "reason",
-        ),
-        filters={
-            "task": "task",
-            "model": "model",
-            "material": "material_id",
-            "reference": "reference",
-        },
-        sort=("task", "model", "material_id"),
+    "softening": query_spec(
+        "softening",
+        "material_id formula model reference task state softening_scale softening_scale_ci95 "
+        "force_mae force_cmae r2 energy_mae_per_atom n_components n_configurations reason",
+        sort="task model material_id",
     ),
-    "summary": QuerySpec(
-        collection="softening_summary",
-        columns=(
-            "task",
-            "model",
-            "reference",
-            "n_materials",
-            "n_successful",
-            "n_failed",
-            "median_softening_scale",
-            "fraction_softened",
-            "mean_force_mae",
-            "mean_force_cmae",
-        ),
-        filters={"task": "task", "model": "model", "reference": "reference"},
-        sort=("task", "model"),
+    "summary": query_spec(
+        "softening_summary",
+        "task model reference n_materials n_successful n_failed n_flagged median_softening_scale "
+        "fraction_softened mean_force_mae mean_force_cmae",
+        sort="task model",
     ),
-    "phonons": QuerySpec(
-        collection="phonons",
-        columns=(
-            "material_id",
-            "formula",
-            "model",
-            "mode",
-            "state",
-            "max_freq_ratio",
-            "dft_max_freq_thz",
-            "model_max_freq_thz",
-            "mean_freq_ratio",
-            "freq_mae_thz",
-            "band_mae_thz",
-            "dft_heat_capacity",
-            "model_heat_capacity",
-            "dft_min_freq_thz",
-            "model_min_freq_thz",
-            "model_imaginary",
-            "softening_scale",
-            "reason",
-        ),
-        filters={
-            "task": "task",
-            "model": "model",
-            "material": "material_id",
-            "reference": "reference",
-        },
-        sort=("mode", "model", "material_id"),
+    "phonons": query_spec(
+        "phonons",
+        "material_id formula model mode state max_freq_ratio dft_max_freq_thz "
+        "model_max_freq_thz mean_freq_ratio freq_mae_thz band_mae_thz dft_heat_capacity "
+        "model_heat_capacity dft_min_freq_thz model_min_freq_thz model_imaginary "
+        "softening_scale reason",
+        sort="mode model material_id",
     ),
-    "phonon-summary": QuerySpec(
-        collection="phonon_summary",
-        columns=(
-            "mode",
-            "model",
-            "reference",
-            "n_materials",
-            "n_successful",
-            "n_failed",
-            "n_unusable",
-            "fraction_softened",
-            "median_max_freq_ratio",
-            "median_mean_freq_ratio",
-            "mean_freq_mae_thz",
-            "n_model_imaginary",
-            "n_dft_imaginary",
-        ),
-        filters={"task": "task", "model": "model", "reference": "reference"},
-        sort=("mode", "model"),
+    "phonon-summary": query_spec(
+        "phonon_summary",
+        "mode model reference n_materials n_successful n_failed n_unusable fraction_softened "
+        "median_max_freq_ratio median_mean_freq_ratio mean_freq_mae_thz n_model_imaginary "
+        "n_dft_imaginary",
+        sort="mode model",
     ),
-    "elastic": QuerySpec(
-        collection="elastic",
-        columns=(
-            "material_id",
-            "formula",
-            "model",
-            "state",
-            "k_vrh_gpa",
-            "dft_k_vrh_gpa",
-            "k_ratio",
-            "g_vrh_gpa",
-            "dft_g_vrh_gpa",
-            "g_ratio",
-            "elastic_softening",
-            "mechanically_stable",
-            "relaxation_converged",
-            "reason",
-        ),
-        filters={
-            "task": "task",
-            "model": "model",
-            "material": "material_id",
-            "reference": "reference",
-        },
-        sort=("model", "material_id"),
+    "elastic": query_spec(
+        "elastic",
+        "material_id formula model state k_vrh_gpa dft_k_vrh_gpa k_ratio g_vrh_gpa "
+        "dft_g_vrh_gpa g_ratio elastic_softening mechanically_stable relaxation_converged reason",
+        sort="model material_id",
     ),
-    "elastic-summary": QuerySpec(
-        collection="elastic_summary",
-        columns=(
-            "model",
-            "reference",
-            "n_materials",
-            "n_used",
-            "n_failed",
-            "n_unstable",
-            "n_unconverged",
-            "median_k_ratio",
-            "median_g_ratio",
-            "fraction_k_softened",
-            "fraction_g_softened",
-            "median_elastic_softening",
-            "fraction_softened",
-            "k_mae_gpa",
-            "g_mae_gpa",
-        ),
-        filters={"task": "task", "model": "model", "reference": "reference"},
-        sort=("model", "reference"),
+    "elastic-summary": query_spec(
+        "elastic_summary",
+        "model reference n_materials n_used n_failed n_unstable n_unconverged median_k_ratio "
+        "median_g_ratio fraction_k_softened fraction_g_softened median_elastic_softening "
+        "fraction_softened k_mae_gpa g_mae_gpa",
+        sort="model reference",
     ),
 }
 

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     run_args = argparse.Namespace(
         reference=str(reference),
         format="phonopy",
-        materials=args.materials,
+        materials=materials,
         label="phonopy:phonons-pbe",
         task="forces",
         rerun=False,

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from softbench.cli.argtypes import one_line_errors, positive_float, positive_int
-from softbench.cli.common import add_model_options, add_store_option, open_cli_stores, split
+from softbench.cli.argtypes import positive_float, positive_int
+from softbench.cli.common import add_materials, add_run_options, open_cli_stores, run_and_build
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,12 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="JSON with structure + bulk/shear moduli per material (e.g. the mp-elasticity "
         "data set file), or the registered data set name 'mp-elasticity'",
     )
-    pick = parser.add_mutually_exclusive_group()
-    pick.add_argument("--materials", default=None, help="comma-separated material ids")
-    pick.add_argument(
-        "--sample", type=positive_int, default=None, help="random sample of N materials"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    add_materials(parser, sample=True, exclusive=True)
     parser.add_argument(
         "--max-atoms",
         type=positive_int,
@@ -47,12 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="skip ionic relaxation of strained cells (clamped-ion tensor; faster, "
         "wrong for materials with internal degrees of freedom)",
     )
-    parser.add_argument("--rerun", action="store_true", help="recompute existing predictions")
-    parser.add_argument("--no-build", action="store_true", help="skip the builders")
-    add_model_options(parser)
-    add_store_option(parser)
-    one_line_errors(parser)
-    parser.set_defaults(handler=run)
+    add_run_options(parser, run, "recompute existing predictions")
 
 
 def reference_file(value: str) -> Path:
@@ -99,7 +89,6 @@ def run(args: argparse.Namespace) -> int:
     """Ingest (or reuse) references, run the models, build and print the results."""
     from softbench.ingest import default_label, known_dataset_settings
     from softbench.models import get_models
-    from softbench.run import build_all, run_flow
     from softbench.workflows.elastic import (
         elastic_flow,
         existing_elastic_predictions,
@@ -108,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
     models = get_models(args.models)
     path = reference_file(args.reference)
-    items = select_items(path, split(args.materials), args.sample, args.seed, args.max_atoms)
+    items = select_items(path, args.materials, args.sample, args.seed, args.max_atoms)
     label = args.label or default_label(path, "elastic-json")
     stores = open_cli_stores(args)
     reuse = reusable_elastic_references(stores.jobs, label, items)
@@ -130,13 +119,8 @@ def run(args: argparse.Namespace) -> int:
         f"{len(flow.jobs)} job(s) on store {stores.spec}",
         file=sys.stderr,
     )
-    if flow.jobs:
-        run_flow(flow, stores)
-    if args.no_build:
-        return 0
-    counts = build_all(stores, task="elastic")
-    print(f"softbench: built {counts}", file=sys.stderr)
-    print_results(stores, [i.material_id for i in items], names, label)
+    if run_and_build(flow, stores, args.no_build, ["elastic"]):
+        print_results(stores, [i.material_id for i in items], names, label)
     return 0
 
 

@@ -15,8 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from softbench.cli.argtypes import non_negative_int, one_line_errors, positive_float, positive_int
-from softbench.cli.common import add_model_options, add_store_option, open_cli_stores, split
+from softbench.cli.argtypes import non_negative_int, positive_float, positive_int
+from softbench.cli.common import (
+    add_materials,
+    add_run_options,
+    build,
+    open_cli_stores,
+    print_softening,
+)
 
 TASK = "high-energy"
 
@@ -35,11 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="structure file (CIF, POSCAR, ...), folder of them, JSON list of "
         "{material_id, structure} records, or a data set name (wbm-equilibrium)",
     )
-    parser.add_argument("--materials", default=None, help="comma-separated material ids")
-    parser.add_argument(
-        "--sample", type=positive_int, default=None, help="random subset of N materials"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    add_materials(parser, sample=True)
     parser.add_argument(
         "--md-seed",
         type=int,
@@ -87,14 +89,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the flow here with jobflow (default; FireWorks submission is not there yet)",
     )
     manager.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
-    parser.add_argument(
-        "--rerun", action="store_true", help="re-evaluate models even where predictions exist"
+    add_run_options(
+        parser, run, "re-evaluate models even where predictions exist", models="chgnet-0.3.0"
     )
-    parser.add_argument("--no-build", action="store_true", help="skip the builders")
-    add_model_options(parser, default="chgnet-0.3.0")
-    add_store_option(parser)
-    one_line_errors(parser)
-    parser.set_defaults(handler=run)
 
 
 def vasp_problem() -> str | None:
@@ -128,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from softbench.schemas.high_energy import HighEnergySampling
 
     models = get_models(args.models)
-    structures = read_structures(args.structures, split(args.materials), args.sample, args.seed)
+    structures = read_structures(args.structures, args.materials, args.sample, args.seed)
     dft = not args.no_dft
     try:
         sampling = HighEnergySampling(
@@ -237,22 +234,6 @@ def write_frames(stores: Any, frames_uuid: dict[str, str], folder: Path) -> int:
 
 
 def _report(stores: Any, structures: dict[str, Any], models: list[Any], label: str) -> int:
-    from softbench.query import fetch, render
-    from softbench.run import build_all
-
-    counts = build_all(stores, task=TASK)
-    print(f"softbench: built {counts}", file=sys.stderr)
-    ids = ",".join(structures)
-    names = ",".join(m.name for m in models)
-    docs = fetch(stores, "softening", task=TASK, model=names, material=ids, reference=label)
-    print(render(docs, "softening"))
-    print()
-    print(render(fetch(stores, "summary", task=TASK, model=names, reference=label), "summary"))
-    failed = [d for d in docs if d["state"] != "successful"]
-    if failed:
-        print(
-            f"\nsoftbench: {len(failed)} of {len(docs)} (material, model) pairs have no "
-            "result; reasons are in the 'reason' column",
-            file=sys.stderr,
-        )
+    build(stores, [TASK])
+    print_softening(stores, TASK, list(structures), [m.name for m in models], label)
     return 0

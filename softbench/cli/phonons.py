@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from softbench.cli.argtypes import one_line_errors, positive_float, positive_int
-from softbench.cli.common import add_model_options, add_store_option, open_cli_stores, split
+from softbench.cli.argtypes import positive_float, positive_int
+from softbench.cli.common import add_materials, add_run_options, open_cli_stores, run_and_build
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="directory of <material_id>/phonopy.yaml[.xz] with displacement forces, "
         "or one such yaml",
     )
-    parser.add_argument("--materials", default=None, help="comma-separated material ids")
+    add_materials(parser)
     parser.add_argument(
         "--mode", choices=("fixed", "relaxed", "both"), default="both", help="default: both"
     )
@@ -40,14 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="relaxed mode: max steps (default 1000)",
     )
-    parser.add_argument(
-        "--rerun", action="store_true", help="re-evaluate even where results already exist"
-    )
-    parser.add_argument("--no-build", action="store_true", help="skip the builders")
-    add_model_options(parser)
-    add_store_option(parser)
-    one_line_errors(parser)
-    parser.set_defaults(handler=run)
+    add_run_options(parser, run, "re-evaluate even where results already exist")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
     from softbench.makers.phonons import RELAX_FMAX, RELAX_STEPS
     from softbench.models import get_models
     from softbench.query import fetch, render
-    from softbench.run import build_all, run_flow
     from softbench.schemas.phonons import PHONON_TASKS
     from softbench.workflows.phonons import (
         MODES,
@@ -71,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     models = get_models(args.models)
-    items = discover(args.reference, "phonopy", split(args.materials))
+    items = discover(args.reference, "phonopy", args.materials)
     label = args.label or default_label(args.reference, "phonopy")
     modes = list(MODES) if args.mode == "both" else [args.mode]
     stores = open_cli_stores(args)
@@ -98,15 +90,9 @@ def run(args: argparse.Namespace) -> int:
         f"result(s) already there; running {len(flow.jobs)} job(s) on store {stores.spec}",
         file=sys.stderr,
     )
-    if flow.jobs:
-        run_flow(flow, stores)
-    if args.no_build:
+    # softening (fixed-mode force parity) first, then phonons
+    if not run_and_build(flow, stores, args.no_build, [PHONON_TASKS[m] for m in modes]):
         return 0
-    counts: dict[str, int] = {}
-    for mode in modes:  # softening (fixed-mode force parity) first, then phonons
-        for name, n in build_all(stores, task=PHONON_TASKS[mode]).items():
-            counts[name] = counts.get(name, 0) + n
-    print(f"softbench: built {counts}", file=sys.stderr)
     ids = ",".join(i.material_id for i in items)
     docs = [
         d

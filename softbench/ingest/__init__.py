@@ -17,6 +17,7 @@ from softbench.ingest.base import (
     SourceItem,
     file_checksum,
     finalize,
+    pick_materials,
     unusable,
 )
 from softbench.schemas.reference import ReferenceTaskDocument
@@ -78,14 +79,7 @@ def discover(
     if not items:
         raise ReferenceFormatError(f"no {fmt} reference data found in {path}")
     if materials:
-        by_id = {item.material_id: item for item in items}
-        missing = [m for m in materials if m not in by_id]
-        if missing:
-            raise ReferenceFormatError(
-                f"material(s) {', '.join(missing)} not in {path} "
-                f"({len(items)} materials there, e.g. {', '.join(list(by_id)[:5])})"
-            )
-        items = [by_id[m] for m in materials]
+        items = pick_materials({item.material_id: item for item in items}, materials, path)
     return items
 
 

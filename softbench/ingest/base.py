@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+from monty.io import zopen
 
 from softbench.schemas.configuration import Configuration
 from softbench.schemas.reference import ReferenceTaskDocument
+
+T = TypeVar("T")
 
 
 class ReferenceFormatError(ValueError):
@@ -33,6 +38,28 @@ class SourceItem:
     fmt: str
     key: str | None = None  # e.g. the material key inside a multi-material JSON
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+def read_json(path: str | Path) -> Any:
+    """A JSON file (optionally compressed); anything unreadable is a ReferenceFormatError."""
+    try:
+        with zopen(path, "rt") as handle:
+            return json.load(handle)
+    except Exception as exc:
+        raise ReferenceFormatError(
+            f"cannot parse JSON {path}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def pick_materials(found: Mapping[str, T], materials: Sequence[str], path: str | Path) -> list[T]:
+    """The entries of the given material ids, in that order; unknown ids are an error."""
+    missing = [m for m in materials if m not in found]
+    if missing:
+        raise ReferenceFormatError(
+            f"material(s) {', '.join(missing)} not in {path} "
+            f"({len(found)} materials there, e.g. {', '.join(list(found)[:5])})"
+        )
+    return [found[m] for m in materials]
 
 
 def file_checksum(path: str | Path) -> str:

@@ -11,17 +11,21 @@ and an optional ``elastic_tensor`` (6x6 Voigt in GPa, or an MP-style dict with
 
 from __future__ import annotations
 
-import json
 import random
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from monty.io import zopen
 
 from softbench.analysis.elastic import moduli
-from softbench.ingest.base import ReferenceFormatError, SourceItem, file_checksum
+from softbench.ingest.base import (
+    ReferenceFormatError,
+    SourceItem,
+    file_checksum,
+    pick_materials,
+    read_json,
+)
 from softbench.ingest.wbm import parse_structure
 from softbench.schemas.elastic import ElasticReferenceDocument
 
@@ -33,13 +37,7 @@ G_KEYS = ("shear_modulus_vrh", "g_vrh", "G_VRH")
 
 @lru_cache(maxsize=2)
 def _load(path: str, mtime: float) -> dict[str, dict[str, Any]]:
-    try:
-        with zopen(path, "rt") as handle:
-            data = json.load(handle)
-    except Exception as exc:
-        raise ReferenceFormatError(
-            f"cannot parse JSON {path}: {type(exc).__name__}: {exc}"
-        ) from exc
+    data = read_json(path)
     if isinstance(data, dict):
         records = {str(k): v for k, v in data.items() if isinstance(v, dict)}
     elif isinstance(data, list):
@@ -71,17 +69,8 @@ def load(path: str | Path) -> dict[str, dict[str, Any]]:
 def discover(path: str | Path, materials: list[str] | None = None) -> list[SourceItem]:
     """One item per material (optionally only the given ids, in that order)."""
     records = load(path)
-    if materials:
-        missing = [m for m in materials if m not in records]
-        if missing:
-            raise ReferenceFormatError(
-                f"material(s) {', '.join(missing)} not in {path} "
-                f"({len(records)} materials, e.g. {', '.join(list(records)[:5])})"
-            )
-        ids = list(materials)
-    else:
-        ids = list(records)
-    return [SourceItem(mid, str(path), FORMAT, key=mid) for mid in ids]
+    items = {mid: SourceItem(mid, str(path), FORMAT, key=mid) for mid in records}
+    return pick_materials(items, materials, path) if materials else list(items.values())
 
 
 def sample(items: list[SourceItem], n: int, seed: int = 0) -> list[SourceItem]:

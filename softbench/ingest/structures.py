@@ -10,16 +10,13 @@ dict or a Python-repr string), or the name of a registered data set such as
 
 from __future__ import annotations
 
-import json
 import random
 import warnings
 from pathlib import Path
-from typing import Any
 
-from monty.io import zopen
 from pymatgen.core import Structure
 
-from softbench.ingest.base import ReferenceFormatError
+from softbench.ingest.base import ReferenceFormatError, pick_materials, read_json
 from softbench.ingest.wbm import parse_structure
 
 ID_KEYS = ("material_id", "mp_id", "id")
@@ -44,13 +41,7 @@ def read_structures(
     if not found:
         raise ReferenceFormatError(f"no structures found in {path}")
     if materials:
-        missing = [m for m in materials if m not in found]
-        if missing:
-            raise ReferenceFormatError(
-                f"material(s) {', '.join(missing)} not in {path} "
-                f"({len(found)} there, e.g. {', '.join(list(found)[:5])})"
-            )
-        found = {m: found[m] for m in materials}
+        found = dict(zip(materials, pick_materials(found, materials, path), strict=True))
     if sample is not None and sample < len(found):
         picked = random.Random(seed).sample(sorted(found), sample)
         found = {m: found[m] for m in sorted(picked)}
@@ -77,18 +68,8 @@ def _stripped(name: str) -> str:
     return name
 
 
-def _load_json(path: Path) -> Any:
-    try:
-        with zopen(path, "rt") as handle:
-            return json.load(handle)
-    except Exception as exc:
-        raise ReferenceFormatError(
-            f"cannot parse JSON {path}: {type(exc).__name__}: {exc}"
-        ) from exc
-
-
 def _read_json(path: Path) -> dict[str, Structure]:
-    data = _load_json(path)
+    data = read_json(path)
     if isinstance(data, dict) and data.get("@class") == "Structure":
         return {_file_id(path): parse_structure(data, str(path))}
     if isinstance(data, dict):

@@ -13,22 +13,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from monty.io import zopen
 from pymatgen.core import Structure
 
-from softbench.ingest.base import ReferenceFormatError, SourceItem
+from softbench.ingest.base import ReferenceFormatError, SourceItem, read_json
 from softbench.schemas.configuration import Configuration
 
 
 @lru_cache(maxsize=2)
 def _load(path: str, mtime: float) -> dict[str, Any]:
-    try:
-        with zopen(path, "rt") as handle:
-            data = json.load(handle)
-    except Exception as exc:
-        raise ReferenceFormatError(
-            f"cannot parse JSON {path}: {type(exc).__name__}: {exc}"
-        ) from exc
+    data = read_json(path)
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise ReferenceFormatError(
             f"{path} is not in the WBM high-energy-states layout "

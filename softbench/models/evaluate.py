@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 from pymatgen.core import Lattice, Structure
@@ -34,6 +34,9 @@ from softbench.models.errors import (
 from softbench.models.predictor import Prediction, Predictor
 from softbench.models.spec import ModelSpec
 from softbench.schemas.provenance import ModelProvenance
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python >= 3.11; annotations only
 
 _CACHE: OrderedDict[tuple[str, str | None], Predictor] = OrderedDict()
 CACHE_SIZE = 4
@@ -75,24 +78,32 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
+class EvaluateOptions(TypedDict, total=False):
+    """Keyword options of :func:`evaluate`: those of :func:`evaluate_here`."""
+
+    labels: Sequence[str] | None
+    show_progress: bool
+    description: str
+    stress: bool
+
+
 def evaluate(
     spec: ModelSpec,
     structures: Sequence[Structure],
     device: str | None = None,
-    labels: Sequence[str] | None = None,
-    show_progress: bool = False,
-    description: str = "",
-    stress: bool = True,
+    **options: Unpack[EvaluateOptions],
 ) -> Evaluation:
-    """Label structures with one model; per-structure failures are collected."""
+    """Label structures with one model; per-structure failures are collected.
+
+    Evaluated here, or by a worker in the model's environment when its package is
+    missing here (that worker shows no progress bar).
+    """
     if not spec.package_installed():
         python = environment_python(spec.environment)
         if python is None:
             require_package(spec)  # raises with instructions
-        return _evaluate_elsewhere(
-            spec, structures, device, str(python), stress, labels=labels, description=description
-        )
-    return evaluate_here(spec, structures, device, labels, show_progress, description, stress)
+        return _evaluate_elsewhere(spec, structures, device, str(python), **options)
+    return evaluate_here(spec, structures, device, **options)
 
 
 def evaluate_here(
@@ -191,21 +202,20 @@ def _evaluate_elsewhere(
     structures: Sequence[Structure],
     device: str | None,
     python: str,
-    stress: bool = True,
-    labels: Sequence[str] | None = None,
-    description: str = "",
+    **options: Unpack[EvaluateOptions],
 ) -> Evaluation:
     """Run ``python -m softbench.models.worker`` in ``python``; any crash is a model error.
 
     Labels and description travel with the request, so the worker's errors name the
     same configurations as an evaluation here would.
     """
+    labels = options.get("labels")
     payload = {
         "spec": spec.to_dict(),
         "device": device,
-        "stress": stress,
+        "stress": options.get("stress", True),
         "labels": None if labels is None else [str(label) for label in labels],
-        "description": description,
+        "description": options.get("description", ""),
         "structures": [encode_structure(s) for s in structures],
     }
     where = f"model {spec.name}: worker in environment {spec.environment!r} ({python})"

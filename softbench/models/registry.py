@@ -8,45 +8,57 @@ from typing import Any
 from softbench.models.errors import UnknownModelError
 from softbench.models.spec import ModelSpec
 
+# family -> (package, environment) of the model files softbench can load by family
+FAMILIES: dict[str, tuple[str, str]] = {
+    "chgnet": ("chgnet", "default"),
+    "m3gnet": ("matgl", "default"),
+    "sevennet": ("sevenn", "default"),
+    "mace": ("mace", "mace"),
+}
+
+
+def family_spec(
+    family: str, name: str, version: str, source: str, description: str = "", **options: Any
+) -> ModelSpec:
+    """A spec of a known family: package and environment come from :data:`FAMILIES`."""
+    package, environment = FAMILIES[family]
+    return ModelSpec(name, family, version, source, package, environment, description, options)
+
+
 BUILTIN_MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec(
-        name="chgnet-0.3.0",
-        family="chgnet",
-        version="0.3.0",
+    family_spec(
+        "chgnet",
+        "chgnet-0.3.0",
+        "0.3.0",
         source="chgnet package, pretrained/0.3.0 (MPtrj)",
-        package="chgnet",
         description="CHGNet 0.3.0 trained on MPtrj (PBE/PBE+U)",
     ),
-    ModelSpec(
-        name="m3gnet-mp-2021.2.8",
-        family="m3gnet",
-        version="2021.2.8",
+    family_spec(
+        "m3gnet",
+        "m3gnet-mp-2021.2.8",
+        "2021.2.8",
         source="matgl M3GNet-MP-2021.2.8-PES (matgl cache or $SOFTBENCH_SHARED)",
-        package="matgl",
         description="M3GNet PES trained on MP 2021.2.8 relaxations (the paper's M3GNet)",
         # Trained with matgl's DGL code: needs the destination-sum fix on matgl>=3.
         # The backend applies it to these weights by their checksum, not by this name
         # (backends/m3gnet.py: the same weights loaded by path get it too).
-        options={"matgl_name": "M3GNet-MP-2021.2.8-PES"},
+        matgl_name="M3GNet-MP-2021.2.8-PES",
     ),
-    ModelSpec(
-        name="sevennet-0",
-        family="sevennet",
-        version="0 (11Jul2024)",
+    family_spec(
+        "sevennet",
+        "sevennet-0",
+        "0 (11Jul2024)",
         source="sevenn package, SevenNet_0__11Jul2024 checkpoint (MPtrj)",
-        package="sevenn",
         description="SevenNet-0 trained on MPtrj",
-        options={"checkpoint": "7net-0"},
+        checkpoint="7net-0",
     ),
-    ModelSpec(
-        name="mace-mp-0-medium",
-        family="mace",
-        version="mp-0 medium (2023-12-03)",
+    family_spec(
+        "mace",
+        "mace-mp-0-medium",
+        "mp-0 medium (2023-12-03)",
         source="MACE-MP-0 medium, github.com/ACEsuit/mace-mp (downloaded by mace)",
-        package="mace",
-        environment="mace",
         description="MACE-MP-0 medium trained on MPtrj; needs the mace environment",
-        options={"mace_mp": "medium"},
+        mace_mp="medium",
     ),
 )
 
@@ -131,26 +143,20 @@ def spec_from_path(path: Path) -> ModelSpec:
     path = path.resolve()
     text = str(path)
     if path.is_dir() and (path / "model.json").exists():
-        family, package, env = "m3gnet", "matgl", "default"
+        family = "m3gnet"
     elif text.endswith(".pth.tar"):
-        family, package, env = "chgnet", "chgnet", "default"
+        family = "chgnet"
     elif text.endswith(".model"):
-        family, package, env = "mace", "mace", "mace"
+        family = "mace"
     elif text.endswith((".pth", ".pt")):
-        family, package, env = "sevennet", "sevenn", "default"
+        family = "sevennet"
     else:
         raise ValueError(
             f"cannot tell which model family {path} belongs to: expected a matgl "
             "folder (model.json), CHGNet .pth.tar, MACE .model or SevenNet .pth"
         )
-    spec = ModelSpec(
-        name=f"{family}:{path.name}",
-        family=family,
-        version="local file",
-        source=f"local file {path}",
-        package=package,
-        environment=env,
-        options={"path": str(path)},
+    spec = family_spec(
+        family, f"{family}:{path.name}", "local file", f"local file {path}", path=str(path)
     )
     if family == "m3gnet":
         # Refuse M3GNet weights of unknown message-sum convention before any job runs.

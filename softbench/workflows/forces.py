@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -30,7 +30,11 @@ def model_job(
         device=device,
         stress=stress,
     )
-    job = maker.make(reference, reference_uuid=reference_uuid)
+    return route(maker.make(reference, reference_uuid=reference_uuid), spec, task, material_id)
+
+
+def route(job: Job, spec: ModelSpec, task: str, material_id: str) -> Job:
+    """Send a model job to the model's environment and tag it with task, material, model."""
     # FireWorks: only workers of the model's environment pick this job up.
     job.update_config({"manager_config": {"_category": spec.environment}})
     job.metadata.update(
@@ -56,6 +60,36 @@ def ingest_or_reuse(
     return job.uuid, job.output, job
 
 
+ModelJobs = Callable[[str, OutputReference, str], Iterable[Job]]
+
+
+def reference_flow(
+    items: Sequence[SourceItem],
+    task: str,
+    ingest_maker: Callable[[str], Maker],
+    existing_references: dict[str, str] | None,
+    model_jobs: ModelJobs,
+    name: str,
+) -> Flow:
+    """Per material: its reference (ingested or reused), then its model jobs.
+
+    ``ingest_maker(material_id)`` makes the ingestion maker (used only where no
+    stored reference is reused, see :func:`ingest_or_reuse`);
+    ``model_jobs(material_id, reference output, reference uuid)`` gives the jobs
+    on that reference.
+    """
+    existing_references = existing_references or {}
+    jobs: list[Job | Flow] = []
+    for item in items:
+        mid = item.material_id
+        maker = ingest_maker(mid)
+        ref_uuid, ref_output, ingest = ingest_or_reuse(item, task, maker, existing_references)
+        if ingest is not None:
+            jobs.append(ingest)
+        jobs.extend(model_jobs(mid, ref_output, ref_uuid))
+    return Flow(jobs, name=name)
+
+
 def force_parity_flow(
     items: Sequence[SourceItem],
     models: Sequence[ModelSpec],
@@ -73,19 +107,20 @@ def force_parity_flow(
     in the store: those are reused, not re-ingested. ``skip`` holds (material,
     model) pairs whose predictions already exist.
     """
-    existing_references = existing_references or {}
     skip = skip or set()
-    jobs: list[Job | Flow] = []
-    for item in items:
-        mid = item.material_id
-        maker = IngestReferenceMaker(
+
+    def ingest_maker(mid: str) -> Maker:
+        return IngestReferenceMaker(
             name=f"ingest {task} {mid}", task=task, label=label, settings=settings or {}
         )
-        ref_uuid, ref_output, ingest = ingest_or_reuse(item, task, maker, existing_references)
-        if ingest is not None:
-            jobs.append(ingest)
-        for spec in models:
-            if (mid, spec.name) in skip:
-                continue
-            jobs.append(model_job(spec, ref_output, ref_uuid, mid, device, task, stress))
-    return Flow(jobs, name=f"softbench {task}")
+
+    def model_jobs(mid: str, ref_output: OutputReference, ref_uuid: str) -> list[Job]:
+        return [
+            model_job(spec, ref_output, ref_uuid, mid, device, task, stress)
+            for spec in models
+            if (mid, spec.name) not in skip
+        ]
+
+    return reference_flow(
+        items, task, ingest_maker, existing_references, model_jobs, name=f"softbench {task}"
+    )

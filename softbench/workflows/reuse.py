@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
+from functools import cache
 from typing import Any
 
 from jobflow import JobStore
 
+from softbench.builders.pairing import newest
 from softbench.ingest import SourceItem
 from softbench.ingest.base import file_checksum
 
@@ -23,28 +25,37 @@ def reusable_references(
     ``task=None`` matches any task (document types that belong to one task).
     """
     wanted = {item.material_id: item for item in items}
-    criteria: dict[str, Any] = {
-        "output.doc_type": doc_type,
-        "output.reference": label,
-        "output.material_id": {"$in": list(wanted)},
-    }
+    criteria: dict[str, Any] = {"output.doc_type": doc_type, "output.reference": label}
     if task is not None:
         criteria["output.task"] = task
-    checksums: dict[str, str] = {}
-    found: dict[str, tuple[str, str]] = {}
-    properties = ["uuid", "output.material_id", "output.source_checksum", "output.created_at"]
-    for doc in jobs.query(criteria, properties=properties):
+    checksum = cache(file_checksum)  # each file read once, and only if a document needs it
+    return newest_matching(
+        jobs, criteria, wanted, "source_checksum", lambda mid: checksum(wanted[mid].path)
+    )
+
+
+def newest_matching(
+    jobs: JobStore,
+    criteria: dict[str, Any],
+    material_ids: Collection[str],
+    field: str,
+    expected: Callable[[str], Any],
+) -> dict[str, str]:
+    """material_id -> uuid of the newest matching job document of each material.
+
+    A document matches ``criteria`` and its ``output.<field>`` equals
+    ``expected(material_id)`` (e.g. the checksum of the material's source file).
+    """
+    docs = jobs.query(
+        {**criteria, "output.material_id": {"$in": list(material_ids)}},
+        properties=["uuid", "output.material_id", f"output.{field}", "output.created_at"],
+    )
+
+    def material(doc: dict[str, Any]) -> str | None:
         out = doc["output"]
-        mid = out["material_id"]
-        path = wanted[mid].path
-        if path not in checksums:
-            checksums[path] = file_checksum(path)
-        if out.get("source_checksum") != checksums[path]:
-            continue
-        created = str(out.get("created_at"))
-        if mid not in found or created > found[mid][1]:
-            found[mid] = (doc["uuid"], created)
-    return {mid: uuid for mid, (uuid, _) in found.items()}
+        return out["material_id"] if out.get(field) == expected(out["material_id"]) else None
+
+    return {mid: doc["uuid"] for mid, doc in newest(docs, material).items()}
 
 
 def existing_predictions(

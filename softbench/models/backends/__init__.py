@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from softbench.models.errors import ModelUnavailableError
 from softbench.models.spec import ModelSpec
@@ -21,6 +22,19 @@ def require_package(spec: ModelSpec) -> None:
         f"see README 'Environments'), or point SOFTBENCH_ENV_"
         f"{spec.environment.upper()} at the Python of an environment that has it."
     )
+
+
+def user_file(spec: ModelSpec) -> Path | None:
+    """The model file named by the spec's ``path`` option (None without one).
+
+    Raises ModelUnavailableError when no file is there.
+    """
+    if not spec.options.get("path"):
+        return None
+    path = Path(spec.options["path"]).expanduser()
+    if not path.exists():
+        raise ModelUnavailableError(f"model {spec.name}: no file at {path}")
+    return path
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from softbench.models.backends import keep_torch_dtype, require_package
+from softbench.models.backends import keep_torch_dtype, require_package, user_file
 from softbench.models.errors import ModelUnavailableError
 from softbench.models.predictor import Prediction, Predictor, resolve_device
 from softbench.models.spec import ModelSpec, package_dir
@@ -25,11 +25,9 @@ MAX_Z = 94  # CHGNet's atom embedding covers H..Pu
 
 def weights_files(spec: ModelSpec) -> list[Path]:
     """The packaged checkpoint, or a user-given ``path`` option."""
-    if spec.options.get("path"):
-        path = Path(spec.options["path"]).expanduser()
-        if not path.exists():
-            raise ModelUnavailableError(f"model {spec.name}: no file at {path}")
-        return [path]
+    local = user_file(spec)
+    if local is not None:
+        return [local]
     root = package_dir("chgnet")
     if root is None:
         raise ModelUnavailableError(f"model {spec.name}: package chgnet not installed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from softbench.models.backends import keep_torch_dtype, require_package
+from softbench.models.backends import keep_torch_dtype, require_package, user_file
 from softbench.models.errors import ModelUnavailableError
 from softbench.models.predictor import AsePredictor, Predictor, resolve_device
 from softbench.models.spec import ModelSpec
@@ -27,11 +27,9 @@ def _cached_path(spec: ModelSpec) -> Path:
 
 def weights_files(spec: ModelSpec) -> list[Path]:
     """A local model file, or MACE-MP-0 in mace's download cache."""
-    if spec.options.get("path"):
-        path = Path(spec.options["path"]).expanduser()
-        if not path.exists():
-            raise ModelUnavailableError(f"model {spec.name}: no file at {path}")
-        return [path]
+    local = user_file(spec)
+    if local is not None:
+        return [local]
     path = _cached_path(spec)
     if not path.exists():
         raise ModelUnavailableError(
