@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobflow import Flow, Job, JobStore, OutputReference
+from jobflow import Flow, Job, JobStore, Maker, OutputReference
 
 from softbench.ingest import SourceItem
 from softbench.makers.elastic import IngestElasticReferenceMaker, ModelElasticMaker
 from softbench.makers.vasp.elastic import VaspElasticReferenceMaker
 from softbench.models import ModelSpec, model_ref
 from softbench.schemas.elastic import TASK
-from softbench.workflows.forces import ingest_or_reuse
+from softbench.workflows.forces import reference_flow, route
 from softbench.workflows.reuse import existing_predictions, reusable_references
 
 if TYPE_CHECKING:
@@ -34,11 +34,7 @@ def elastic_model_job(
         device=device,
         **(options or {}),
     )
-    job = maker.make(reference, reference_uuid=reference_uuid)
-    job.update_config({"manager_config": {"_category": spec.environment}})
-    meta = {"task": TASK, "material_id": material_id, "model": spec.name}
-    job.metadata.update({"softbench": meta})
-    return job
+    return route(maker.make(reference, reference_uuid=reference_uuid), spec, TASK, material_id)
 
 
 def elastic_flow(
@@ -57,21 +53,23 @@ def elastic_flow(
     ``skip``: (material, model) pairs already predicted on that reference.
     ``options``: :class:`ModelElasticMaker` fields (fmax, relax_deformed, ...).
     """
-    existing_references = existing_references or {}
     skip = skip or set()
-    jobs: list[Job | Flow] = []
-    for item in items:
-        mid = item.material_id
-        maker = IngestElasticReferenceMaker(
+
+    def ingest_maker(mid: str) -> Maker:
+        return IngestElasticReferenceMaker(
             name=f"ingest elastic {mid}", label=label, settings=settings or {}
         )
-        ref_uuid, ref_output, ingest = ingest_or_reuse(item, TASK, maker, existing_references)
-        if ingest is not None:
-            jobs.append(ingest)
-        for spec in models:
-            if (mid, spec.name) not in skip:
-                jobs.append(elastic_model_job(spec, ref_output, ref_uuid, mid, device, options))
-    return Flow(jobs, name="softbench elastic")
+
+    def model_jobs(mid: str, ref_output: OutputReference, ref_uuid: str) -> list[Job]:
+        return [
+            elastic_model_job(spec, ref_output, ref_uuid, mid, device, options)
+            for spec in models
+            if (mid, spec.name) not in skip
+        ]
+
+    return reference_flow(
+        items, TASK, ingest_maker, existing_references, model_jobs, name="softbench elastic"
+    )
 
 
 def vasp_elastic_flow(

@@ -30,6 +30,7 @@ from softbench.makers.vasp.high_energy import (
 from softbench.models import ModelSpec, get_model
 from softbench.schemas.high_energy import TASK, HighEnergySampling
 from softbench.workflows.forces import model_job
+from softbench.workflows.reuse import newest_matching
 
 
 @dataclass
@@ -80,20 +81,7 @@ def reusable(
 def _newest(
     jobs: JobStore, criteria: dict[str, Any], keys: Mapping[str, str], key_field: str
 ) -> dict[str, str]:
-    found: dict[str, tuple[str, str]] = {}
-    docs = jobs.query(
-        {**criteria, "output.material_id": {"$in": list(keys)}},
-        properties=["uuid", "output.material_id", f"output.{key_field}", "output.created_at"],
-    )
-    for doc in docs:
-        out = doc["output"]
-        mid = out["material_id"]
-        if out.get(key_field) != keys[mid]:
-            continue
-        created = str(out.get("created_at"))
-        if mid not in found or created > found[mid][1]:
-            found[mid] = (doc["uuid"], created)
-    return {mid: uuid for mid, (uuid, _) in found.items()}
+    return newest_matching(jobs, criteria, keys, key_field, keys.__getitem__)
 
 
 def high_energy_flow(

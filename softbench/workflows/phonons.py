@@ -7,10 +7,10 @@ from the SofteningBuilder); relaxed mode is one :class:`RelaxedPhononMaker` job.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from jobflow import Flow, Job, JobStore, OutputReference
+from jobflow import Flow, Job, JobStore, Maker, OutputReference
 
 from softbench.ingest import SourceItem
 from softbench.makers.phonons import (
@@ -22,7 +22,7 @@ from softbench.makers.phonons import (
 )
 from softbench.models import ModelSpec, model_ref
 from softbench.schemas.phonons import PHONON_TASKS
-from softbench.workflows.forces import ingest_or_reuse, model_job
+from softbench.workflows.forces import model_job, reference_flow, route
 from softbench.workflows.reuse import existing_predictions, reusable_references
 
 MODES = ("fixed", "relaxed")
@@ -46,17 +46,7 @@ def relaxed_job(
         device=device,
     )
     job = maker.make(reference, reference_uuid=reference_uuid)
-    job.update_config({"manager_config": {"_category": spec.environment}})
-    job.metadata.update(
-        {
-            "softbench": {
-                "task": PHONON_TASKS["relaxed"],
-                "material_id": material_id,
-                "model": spec.name,
-            }
-        }
-    )
-    return job
+    return route(job, spec, PHONON_TASKS["relaxed"], material_id)
 
 
 def phonon_flow(
@@ -72,24 +62,24 @@ def phonon_flow(
     max_steps: int = RELAX_STEPS,
 ) -> Flow:
     """Build the flow; ``skip`` holds (mode, material, model) already done."""
-    existing_references = existing_references or {}
     skip = skip or set()
-    jobs: list[Job | Flow] = []
     task = PHONON_TASKS["fixed"]
-    for item in items:
-        mid = item.material_id
-        maker = PhononReferenceMaker(
+
+    def ingest_maker(mid: str) -> Maker:
+        return PhononReferenceMaker(
             name=f"ingest phonons {mid}", task=task, label=label, settings=settings or {}
         )
-        ref_uuid, ref_output, ingest = ingest_or_reuse(item, task, maker, existing_references)
-        if ingest is not None:
-            jobs.append(ingest)
+
+    def model_jobs(mid: str, ref_output: OutputReference, ref_uuid: str) -> Iterator[Job]:
         for spec in models:
             if "fixed" in modes and ("fixed", mid, spec.name) not in skip:
-                jobs.append(model_job(spec, ref_output, ref_uuid, mid, device, task))
+                yield model_job(spec, ref_output, ref_uuid, mid, device, task)
             if "relaxed" in modes and ("relaxed", mid, spec.name) not in skip:
-                jobs.append(relaxed_job(spec, ref_output, ref_uuid, mid, device, fmax, max_steps))
-    return Flow(jobs, name="softbench phonons")
+                yield relaxed_job(spec, ref_output, ref_uuid, mid, device, fmax, max_steps)
+
+    return reference_flow(
+        items, task, ingest_maker, existing_references, model_jobs, name="softbench phonons"
+    )
 
 
 def reusable_phonon_references(
@@ -117,17 +107,5 @@ def existing_phonon_work(
 ) -> set[tuple[str, str, str]]:
     """(mode, material, model) with a successful result on the given references."""
     done = {("fixed", mid, m) for mid, m in existing_predictions(jobs, reference_uuids, models)}
-    if reference_uuids:
-        docs = jobs.query(
-            {
-                "output.doc_type": "phonon-relaxed",
-                "output.reference_uuid": {"$in": list(reference_uuids.values())},
-                "output.model.name": {"$in": list(models)},
-                "output.state": "successful",
-            },
-            properties=["output.material_id", "output.model.name"],
-        )
-        done |= {
-            ("relaxed", d["output"]["material_id"], d["output"]["model"]["name"]) for d in docs
-        }
-    return done
+    relaxed = existing_predictions(jobs, reference_uuids, models, doc_type="phonon-relaxed")
+    return done | {("relaxed", mid, m) for mid, m in relaxed}
