@@ -35,8 +35,8 @@ def naive(value: Any) -> Any:
 class PairBuilder(Builder):
     """One analysis document per (prediction, reference) pair that is new or changed.
 
-    Subclasses implement :meth:`pairs` (items with ``key``, ``prediction_uuid``,
-    ``reference_uuid`` and any extra fields), :meth:`document` and :meth:`failure`.
+    Subclasses set ``document_class`` and implement :meth:`pairs` (items with ``key``,
+    ``prediction_uuid``, ``reference_uuid`` and any extra fields) and :meth:`document`.
     Items sharing a reference are processed together (the reference is loaded once
     and :meth:`documents` may reuse work across its models). ``processed`` lists the
     keys written, filled by ``update_targets`` in the main process.
@@ -65,9 +65,22 @@ class PairBuilder(Builder):
         """The analysis document of one loaded pair (``item["prediction"]``)."""
         raise NotImplementedError
 
+    document_class: type[BaseModel]  # the analysis document, keyed task|material|model|label
+
     def failure(self, item: dict[str, Any], reason: str) -> BaseModel:
-        """The document recorded when :meth:`document` raised."""
-        raise NotImplementedError
+        """The document recorded when :meth:`document` raised (it still names its pair)."""
+        task, material_id, model, label = item["key"].split("|", 3)
+        return self.document_class(
+            key=item["key"],
+            task=task,
+            material_id=material_id,
+            model=model,
+            reference=label,
+            reference_uuid=item["reference_uuid"],
+            prediction_uuid=item["prediction_uuid"],
+            state="failed",
+            reason=reason,
+        )
 
     def documents(
         self, reference: dict[str, Any] | None, items: list[dict[str, Any]]

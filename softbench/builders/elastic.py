@@ -47,6 +47,8 @@ def elastic_key(material_id: str, model: str, reference: str) -> str:
 class ElasticBuilder(PairBuilder):
     """Model against DFT moduli, one document per (material, model, reference)."""
 
+    document_class = ElasticSofteningDocument
+
     def __init__(self, jobs: JobStore, elastic: Store, **kwargs: Any):
         self.elastic = elastic
         super().__init__(jobs, elastic, **kwargs)
@@ -75,19 +77,6 @@ class ElasticBuilder(PairBuilder):
         pred = ElasticPredictionDocument.model_validate(item["prediction"])
         ref = None if reference is None else ElasticReferenceDocument.model_validate(reference)
         return compare(pred, ref, item)
-
-    def failure(self, item: dict[str, Any], reason: str) -> BaseModel:
-        """A failed document that still names its pair."""
-        _, mid, model, label = item["key"].split("|")
-        doc = ElasticSofteningDocument(
-            key=item["key"],
-            material_id=mid,
-            model=model,
-            reference=label,
-            reference_uuid=item["reference_uuid"],
-            prediction_uuid=item["prediction_uuid"],
-        )
-        return _failed(doc, reason)
 
 
 def compare(

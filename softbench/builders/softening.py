@@ -34,6 +34,8 @@ def softening_key(task: str, material_id: str, model: str, reference: str) -> st
 class SofteningBuilder(PairBuilder):
     """Pair reference and model forces by (task, material, configuration)."""
 
+    document_class = SofteningDocument
+
     def __init__(
         self,
         jobs: JobStore,
@@ -62,20 +64,6 @@ class SofteningBuilder(PairBuilder):
         pred = PredictionTaskDocument.model_validate(item["prediction"])
         ref = None if reference is None else ReferenceTaskDocument.model_validate(reference)
         return build_softening(pred, ref, item, self.n_bootstrap)
-
-    def failure(self, item: dict[str, Any], reason: str) -> BaseModel:
-        """A failed document that still names its pair."""
-        task, mid, model, label = item["key"].split("|")
-        doc = SofteningDocument(
-            key=item["key"],
-            task=task,
-            material_id=mid,
-            model=model,
-            reference=label,
-            reference_uuid=item["reference_uuid"],
-            prediction_uuid=item["prediction_uuid"],
-        )
-        return _failed(doc, reason)
 
 
 def build_softening(
