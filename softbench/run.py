@@ -9,7 +9,7 @@ from jobflow import Flow
 from jobflow.managers.local import run_locally
 from maggma.core import Builder
 
-from softbench.builders.softening import SOFTENING, SOFTENING_SUMMARY
+from softbench.schemas.softening import SOFTENING, SOFTENING_SUMMARY
 from softbench.stores import SoftbenchStores
 
 __all__ = ["BUILD_STEPS", "SOFTENING", "SOFTENING_SUMMARY", "build_all", "run_builder", "run_flow"]

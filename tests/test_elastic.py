@@ -32,8 +32,8 @@ def reference(atoms, mid="x", k=100.0, g=50.0, tensor=None):
         reference="test",
         source="test",
         structure=AseAtomsAdaptor.get_structure(atoms),
-        k_vrh=k,
-        g_vrh=g,
+        k_vrh_gpa=k,
+        g_vrh_gpa=g,
         elastic_tensor=tensor,
     )
 
@@ -260,11 +260,11 @@ def test_emt_copper_moduli_agree_with_independent_derivatives():
     assert hand["k_eos"] == pytest.approx(hand["k"], rel=0.01)  # the two hand routes agree
     # start away from the EMT minimum: the model relaxation must find it
     doc = predict_elastic(reference(bulk("Cu", "fcc", a=3.70)), EMT_MODEL)
-    assert doc.state == "successful", doc.error
+    assert doc.state == "successful", doc.reason
     assert doc.relaxation is not None and doc.relaxation.converged
-    assert doc.k_vrh == pytest.approx(hand["k"], rel=1e-3)
-    assert doc.k_vrh == pytest.approx(hand["k_eos"], rel=1e-3)
-    assert doc.g_vrh == pytest.approx(hand["g"], rel=1e-3)
+    assert doc.k_vrh_gpa == pytest.approx(hand["k"], rel=1e-3)
+    assert doc.k_vrh_gpa == pytest.approx(hand["k_eos"], rel=1e-3)
+    assert doc.g_vrh_gpa == pytest.approx(hand["g"], rel=1e-3)
     c = np.array(doc.elastic_tensor)
     assert c[0, 0] == pytest.approx(hand["c11"], rel=1e-3)
     assert c[0, 1] == pytest.approx(hand["c12"], rel=1e-3)
@@ -285,8 +285,8 @@ def test_ionic_relaxation_of_strained_cells_softens_hcp():
     eig = np.linalg.eigvalsh(0.5 * (diff + diff.T))
     assert eig.min() > -0.5  # positive semi-definite up to convergence noise (GPa)
     assert eig.max() > 10  # and the relaxation matters (C66 drops by ~17 GPa)
-    assert relaxed.g_vrh < clamped.g_vrh - 3
-    assert relaxed.k_vrh == pytest.approx(clamped.k_vrh, rel=1e-3)
+    assert relaxed.g_vrh_gpa < clamped.g_vrh_gpa - 3
+    assert relaxed.k_vrh_gpa == pytest.approx(clamped.k_vrh_gpa, rel=1e-3)
 
 
 # ------------------------------------------------------------------ bad input
@@ -296,12 +296,12 @@ def test_unsupported_element_and_unusable_reference_fail_softly():
     gacu = bulk("Cu", "fcc", a=3.7, cubic=True)
     gacu[0].symbol = "Ga"  # EMT has no Ga parameters
     doc = predict_elastic(reference(gacu, "gacu"), EMT_MODEL)
-    assert doc.state == "failed" and "relaxation failed" in doc.error and "Ga" in doc.error
+    assert doc.state == "failed" and "relaxation failed" in doc.reason and "Ga" in doc.reason
 
     ref = reference(bulk("Cu", "fcc", a=3.6), "neg", k=-1.0)
     ref.state, ref.reason = "unusable", "K_VRH is -1.0"
     doc = predict_elastic(ref, EMT_MODEL)
-    assert doc.state == "failed" and "reference unusable: K_VRH is -1.0" in doc.error
+    assert doc.state == "failed" and "reference unusable: K_VRH is -1.0" in doc.reason
 
 
 @pytest.fixture
@@ -448,5 +448,5 @@ def test_shared_reference_ingestion_and_seeded_sample(shared):
     assert len(set(a)) == 20
     doc = ingest.read(items[0], "elastic-json:mp")
     assert doc.state == "successful" and doc.structure is not None
-    assert doc.k_vrh == pytest.approx(53.357) and doc.g_vrh == pytest.approx(12.164)
+    assert doc.k_vrh_gpa == pytest.approx(53.357) and doc.g_vrh_gpa == pytest.approx(12.164)
     assert doc.source_checksum and doc.formula == "InSb3"

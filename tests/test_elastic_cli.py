@@ -42,10 +42,15 @@ def _atomate2_tensor(structure, model: str):
 
 def _ours(structure, model: str):
     ref = ElasticReferenceDocument(
-        material_id="x", reference="t", source="t", structure=structure, k_vrh=1.0, g_vrh=1.0
+        material_id="x",
+        reference="t",
+        source="t",
+        structure=structure,
+        k_vrh_gpa=1.0,
+        g_vrh_gpa=1.0,
     )
     doc = predict_elastic(ref, model)
-    assert doc.state == "successful", doc.error
+    assert doc.state == "successful", doc.reason
     return doc
 
 
@@ -72,8 +77,8 @@ def test_batched_job_matches_atomate2_forcefield_elastic_maker(
     theirs = _atomate2_tensor(structure, model)
     ours = _ours(structure, model)
     np.testing.assert_allclose(ours.elastic_tensor, theirs.elastic_tensor.ieee_format, atol=tol_gpa)
-    assert ours.k_vrh == pytest.approx(theirs.derived_properties.k_vrh, rel=0.01)
-    assert ours.g_vrh == pytest.approx(theirs.derived_properties.g_vrh, rel=0.01)
+    assert ours.k_vrh_gpa == pytest.approx(theirs.derived_properties.k_vrh, rel=0.01)
+    assert ours.g_vrh_gpa == pytest.approx(theirs.derived_properties.g_vrh, rel=0.01)
     # same strain set, symmetry-reduced the same way (one atomate2 job per strained cell)
     assert len(ours.deformations) == len(set(theirs.fitting_data.uuids))
 

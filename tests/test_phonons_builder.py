@@ -239,7 +239,7 @@ def failed_prediction(reference: dict, name: str, reference_uuid: str):
         reference_uuid=reference_uuid,
         model=_provenance(name),
         state="failed",
-        error="model blew up on this material",
+        reason="model blew up on this material",
     )
 
 

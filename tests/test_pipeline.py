@@ -215,7 +215,7 @@ def test_missing_reference_and_unusable_reference_fail_with_reason():
         "reference unusable: no forces stored"
     )
     failed = predict_reference(unusable, springs(1.0))
-    assert failed.state == "failed" and "reference unusable" in failed.error
+    assert failed.state == "failed" and "reference unusable" in failed.reason
 
 
 @pytest.mark.slow

@@ -131,7 +131,7 @@ def test_failed_configurations_keep_their_ids_through_the_worker(worker_runs):
     assert set(doc.failed_configurations) == set(LABELS)
     for cid, reason in doc.failed_configurations.items():
         assert reason.endswith(f"for configuration {cid}"), doc.failed_configurations
-    assert "configuration 0" not in (doc.error or "")
+    assert "configuration 0" not in (doc.reason or "")
 
 
 # --- crashing workers -------------------------------------------------------------

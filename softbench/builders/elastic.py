@@ -24,24 +24,20 @@ from softbench.analysis.elastic import (
 )
 from softbench.builders.base import GroupSummaryBuilder, PairBuilder
 from softbench.builders.pairing import index, newest
+from softbench.schemas.base import ELASTIC_PREDICTION, ELASTIC_REFERENCE
 from softbench.schemas.elastic import (
+    ELASTIC,
+    ELASTIC_SUMMARY,
     TASK,
     ElasticPredictionDocument,
     ElasticReferenceDocument,
     ElasticSofteningDocument,
     ElasticSummaryDocument,
+    elastic_key,
 )
 
 if TYPE_CHECKING:
     from softbench.stores import SoftbenchStores
-
-ELASTIC = "elastic"
-ELASTIC_SUMMARY = "elastic_summary"
-
-
-def elastic_key(material_id: str, model: str, reference: str) -> str:
-    """Unique key of an elastic softening document."""
-    return f"{TASK}|{material_id}|{model}|{reference}"
 
 
 class ElasticBuilder(PairBuilder):
@@ -58,11 +54,11 @@ class ElasticBuilder(PairBuilder):
 
         Else (that reference is gone) the newest reference of its material and label.
         """
-        refs = list(index(self.jobs, "elastic_reference"))
+        refs = list(index(self.jobs, ELASTIC_REFERENCE))
         known = {r.uuid for r in refs}
         newest_ref = newest(refs, lambda r: (r.material_id, r.reference))
         preds = newest(
-            index(self.jobs, "elastic_prediction"),
+            index(self.jobs, ELASTIC_PREDICTION),
             lambda p: elastic_key(p.material_id, str(p.model), p.reference),
         )
         for key, pred in preds.items():
@@ -99,22 +95,22 @@ def compare(
         relaxation_converged=pred.relaxation.converged if pred.relaxation else None,
     )
     if ref is not None:
-        doc.dft_k_vrh_gpa, doc.dft_g_vrh_gpa = ref.k_vrh, ref.g_vrh
+        doc.dft_k_vrh_gpa, doc.dft_g_vrh_gpa = ref.k_vrh_gpa, ref.g_vrh_gpa
         doc.dft_elastic_tensor = ref.elastic_tensor
         doc.dft_mechanically_stable = ref.mechanically_stable
     if pred.state != "successful":
-        return _failed(doc, pred.error or "model elastic job failed")
-    doc.k_vrh_gpa, doc.g_vrh_gpa = pred.k_vrh, pred.g_vrh
+        return _failed(doc, pred.reason or "model elastic job failed")
+    doc.k_vrh_gpa, doc.g_vrh_gpa = pred.k_vrh_gpa, pred.g_vrh_gpa
     doc.elastic_tensor = pred.elastic_tensor
     doc.mechanically_stable = pred.mechanically_stable
-    if pred.eigenvalues:
-        doc.min_eigenvalue_gpa = min(pred.eigenvalues)
+    if pred.eigenvalues_gpa:
+        doc.min_eigenvalue_gpa = min(pred.eigenvalues_gpa)
     if ref is None:
         return _failed(doc, f"no elastic reference for ({pred.material_id}, {pred.reference})")
     if ref.state != "successful":
         return _failed(doc, f"reference unusable: {ref.reason}")
-    doc.k_ratio = ratio(pred.k_vrh, ref.k_vrh)
-    doc.g_ratio = ratio(pred.g_vrh, ref.g_vrh)
+    doc.k_ratio = ratio(pred.k_vrh_gpa, ref.k_vrh_gpa)
+    doc.g_ratio = ratio(pred.g_vrh_gpa, ref.g_vrh_gpa)
     diag = None
     if ref.elastic_tensor is not None and pred.elastic_tensor is not None:
         diag = diagonal_ratios(pred.elastic_tensor, ref.elastic_tensor)

@@ -16,6 +16,7 @@ import numpy as np
 from jobflow import JobStore
 from maggma.core import Store
 
+from softbench.schemas.base import PREDICTION, REFERENCE, doc_type_query
 from softbench.schemas.prediction import PredictionTaskDocument
 from softbench.schemas.reference import ReferenceTaskDocument
 
@@ -77,7 +78,10 @@ def newest(docs: Iterable[T], key: Callable[[T], Hashable | None]) -> dict[Any, 
 
 def index(jobs: JobStore, doc_type: str, **criteria: Any) -> Iterator[DocRef]:
     """Index entries of the task documents of one type (criteria on output fields)."""
-    query = {"output.doc_type": doc_type, **{f"output.{k}": v for k, v in criteria.items()}}
+    query = {
+        "output.doc_type": doc_type_query(doc_type),
+        **{f"output.{k}": v for k, v in criteria.items()},
+    }
     for d in jobs.query(query, properties=[*INDEX_FIELDS, "output.reference_uuid"]):
         o = d["output"]
         yield DocRef(
@@ -93,7 +97,7 @@ def index(jobs: JobStore, doc_type: str, **criteria: Any) -> Iterator[DocRef]:
 
 
 def newest_references(
-    jobs: JobStore, doc_type: str = "reference", **criteria: Any
+    jobs: JobStore, doc_type: str = REFERENCE, **criteria: Any
 ) -> dict[tuple[str, str, str], DocRef]:
     """Newest reference per (task, material_id, reference)."""
     refs = index(jobs, doc_type, **criteria)
@@ -101,7 +105,7 @@ def newest_references(
 
 
 def newest_predictions(
-    jobs: JobStore, doc_type: str = "prediction", **criteria: Any
+    jobs: JobStore, doc_type: str = PREDICTION, **criteria: Any
 ) -> dict[tuple[str, str, str, str], DocRef]:
     """Newest prediction per (task, material_id, reference, model)."""
     preds = index(jobs, doc_type, **criteria)

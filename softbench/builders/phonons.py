@@ -39,17 +39,22 @@ from softbench.builders.pairing import (
     newest_references,
     pair_configurations,
 )
-from softbench.builders.softening import SOFTENING, softening_key
 from softbench.makers.phonons import PHONOPY_KEY
+from softbench.schemas.base import PHONON_RELAXED
 from softbench.schemas.phonons import (
+    PHONON_BANDS,
+    PHONON_SUMMARY,
     PHONON_TASKS,
+    PHONONS,
     PhononBandsDocument,
     PhononDocument,
     PhononSummaryDocument,
     RelaxedPhononTaskDocument,
+    phonon_key,
 )
 from softbench.schemas.prediction import PredictionTaskDocument
 from softbench.schemas.reference import ReferenceTaskDocument
+from softbench.schemas.softening import SOFTENING, softening_key
 
 if TYPE_CHECKING:
     from phonopy import Phonopy
@@ -57,11 +62,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REFERENCE_TASK = PHONON_TASKS["fixed"]  # relaxed mode compares to the same DFT documents
-
-
-def phonon_key(task: str, material_id: str, model: str, reference: str) -> str:
-    """Unique key of a phonon document (same layout as softening keys)."""
-    return softening_key(task, material_id, model, reference)
 
 
 def modes_for(task: str | None) -> list[str]:
@@ -215,7 +215,7 @@ def _fixed(
         return _fail(doc, *problem), None
     assert ref is not None
     if pred.state != "successful":
-        return _fail(doc, "failed", pred.error or "model evaluation failed"), None
+        return _fail(doc, "failed", pred.reason or "model evaluation failed"), None
     paired = pair_configurations(ref, pred)
     meta = ref.dft_settings[PHONOPY_KEY]
     if paired.excluded or len(paired.model_forces) != n_displacements(meta):
@@ -242,7 +242,7 @@ def _relaxed(
     if problem:
         return _fail(doc, *problem), None
     if relaxed.state != "successful":
-        return _fail(doc, "failed", relaxed.error or "relaxed-mode job failed"), None
+        return _fail(doc, "failed", relaxed.reason or "relaxed-mode job failed"), None
     meta = relaxed.phonopy
     confs = sorted(relaxed.configurations, key=lambda c: c.metadata["displacement_index"])
     if len(confs) != n_displacements(meta):
@@ -323,7 +323,7 @@ def dft_phonons(ref: ReferenceTaskDocument) -> DftPhonons:
 
 def newest_relaxed(jobs: JobStore) -> dict[tuple[str, str, str], tuple[str, str | None]]:
     """(material, reference, model) -> (uuid, reference_uuid) of the newest relaxed doc."""
-    docs = newest(index(jobs, "phonon-relaxed"), lambda d: (d.material_id, d.reference, d.model))
+    docs = newest(index(jobs, PHONON_RELAXED), lambda d: (d.material_id, d.reference, d.model))
     return {k: (d.uuid, d.reference_uuid) for k, d in docs.items()}
 
 
@@ -407,11 +407,6 @@ def summarize_phonons(docs: list[PhononDocument]) -> PhononSummaryDocument:
         n_model_imaginary=sum(bool(d.model_imaginary) for d in ok),
         n_dft_imaginary=sum(bool(d.dft_imaginary) for d in ok),
     )
-
-
-PHONONS = "phonons"
-PHONON_SUMMARY = "phonon_summary"
-PHONON_BANDS = "phonon_bands"
 
 
 def build_phonons(stores: Any, task: str | None = None) -> dict[str, int]:

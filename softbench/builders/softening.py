@@ -21,14 +21,15 @@ from softbench.builders.base import GroupSummaryBuilder, PairBuilder
 from softbench.builders.pairing import iter_pairs, pair_configurations
 from softbench.schemas.prediction import PredictionTaskDocument
 from softbench.schemas.reference import ReferenceTaskDocument
-from softbench.schemas.softening import SofteningDocument, SofteningSummaryDocument
+from softbench.schemas.softening import (
+    SOFTENING,
+    SOFTENING_SUMMARY,
+    SofteningDocument,
+    SofteningSummaryDocument,
+    softening_key,
+)
 
 logger = logging.getLogger(__name__)
-
-
-def softening_key(task: str, material_id: str, model: str, reference: str) -> str:
-    """Unique key of a softening document."""
-    return f"{task}|{material_id}|{model}|{reference}"
 
 
 class SofteningBuilder(PairBuilder):
@@ -92,7 +93,7 @@ def build_softening(
             "code_version": ref.code_version,
         }
     if pred.state != "successful":
-        return _failed(doc, pred.error or "model evaluation failed")
+        return _failed(doc, pred.reason or "model evaluation failed")
     if ref is None:
         return _failed(
             doc, f"no reference document for ({pred.task}, {pred.material_id}, {pred.reference})"
@@ -168,10 +169,6 @@ def summarize(docs: list[SofteningDocument]) -> SofteningSummaryDocument:
         mean_force_mae=float(np.mean([d.force_mae for d in ok])) if ok else None,
         mean_force_cmae=float(np.mean([d.force_cmae for d in ok])) if ok else None,
     )
-
-
-SOFTENING = "softening"
-SOFTENING_SUMMARY = "softening_summary"
 
 
 def build_step(stores: Any, task: str | None = None) -> dict[str, int]:

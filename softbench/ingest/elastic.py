@@ -119,7 +119,7 @@ def _fill(doc: ElasticReferenceDocument, rec: dict[str, Any], where: str) -> Non
         if not m.stable:
             low = min(m.eigenvalues)
             problems.append(f"tensor not positive definite (min eigenvalue {low:.3g})")
-    doc.k_vrh, doc.g_vrh = k, g
+    doc.k_vrh_gpa, doc.g_vrh_gpa = k, g
     problems += [
         f"{name} is {value} (positive GPa value needed)"
         for name, value in (("K_VRH", k), ("G_VRH", g))

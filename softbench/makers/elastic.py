@@ -31,7 +31,6 @@ from softbench.analysis.elastic import (
     moduli,
 )
 from softbench.ingest import SourceItem
-from softbench.makers.forces import safe_provenance
 from softbench.models import ModelError, ModelRef, resolve_model
 from softbench.schemas.elastic import (
     ElasticPredictionDocument,
@@ -129,27 +128,17 @@ def predict_elastic(
     from softbench.models.evaluate import load_predictor
 
     opts = {**ModelElasticMaker().options(), **(options or {})}
-    ref = (
-        reference
-        if isinstance(reference, ElasticReferenceDocument)
-        else ElasticReferenceDocument.model_validate(reference)
-    )
+    ref = ElasticReferenceDocument.coerce(reference)
     spec = resolve_model(model)
-    doc = ElasticPredictionDocument(
-        material_id=ref.material_id,
-        formula=ref.formula,
-        reference=ref.reference,
-        reference_uuid=reference_uuid,
-        model=safe_provenance(spec),
-        settings=opts,
+    doc = ElasticPredictionDocument.from_reference(
+        ref, spec.safe_provenance(), reference_uuid, settings=opts
     )
     if ref.state != "successful" or ref.structure is None:
-        return _failed(doc, f"reference unusable: {ref.reason or 'no structure'}")
+        return doc.with_failure(f"reference unusable: {ref.reason or 'no structure'}")
     structure = standard_cell(ref.structure) if opts["standardize"] else ref.structure
     doc.n_atoms = len(structure)
     if not spec.package_installed():
-        return _failed(
-            doc,
+        return doc.with_failure(
             f"elastic runs {spec.name}'s ASE calculator in this interpreter, but its "
             f"package {spec.package!r} is missing: run this job in the "
             f"{spec.environment!r} environment",
@@ -160,8 +149,8 @@ def predict_elastic(
         predictor.check_elements(structure, where=ref.material_id)
         calc = predictor.calculator()
     except (ModelError, NotImplementedError) as exc:
-        return _failed(doc, str(exc))
-    doc.model = safe_provenance(spec)
+        return doc.with_failure(str(exc))
+    doc.model = spec.safe_provenance()
     doc.device = predictor.device
     loaded = time.perf_counter()
     try:
@@ -169,13 +158,13 @@ def predict_elastic(
             structure, calc, opts["fmax"], opts["relax_steps"], True, opts["fix_symmetry"]
         )
     except Exception as exc:  # any calculator or optimiser failure is per-material data
-        return _failed(doc, f"relaxation failed: {type(exc).__name__}: {exc}")
+        return doc.with_failure(f"relaxation failed: {type(exc).__name__}: {exc}")
     doc.relaxation = record
     doc.relaxed_structure = relaxed
     doc.volume_change = (relaxed.volume / len(relaxed)) / (structure.volume / len(structure)) - 1
     doc.equilibrium_stress_gpa = eq_stress.tolist()
     if abs(doc.volume_change) > MAX_VOLUME_CHANGE:
-        return _failed(doc, f"relaxation failed: volume changed by {doc.volume_change:+.0%}")
+        return doc.with_failure(f"relaxation failed: volume changed by {doc.volume_change:+.0%}")
     relaxed_at = time.perf_counter()
     try:
         stresses, records = strained_stresses(relaxed, predictor, calc, opts, doc)
@@ -189,13 +178,13 @@ def predict_elastic(
         )
         m = moduli(tensor.voigt)
     except Exception as exc:  # a strained cell the model or the fit cannot handle
-        return _failed(doc, f"elastic tensor failed: {type(exc).__name__}: {exc}")
+        return doc.with_failure(f"elastic tensor failed: {type(exc).__name__}: {exc}")
     doc.stresses_gpa = [s.tolist() for s in stresses]
     doc.deformation_relaxations = records
     doc.elastic_tensor = np.asarray(tensor.voigt).tolist()
-    doc.k_voigt, doc.k_reuss, doc.k_vrh = m.k_voigt, m.k_reuss, m.k_vrh
-    doc.g_voigt, doc.g_reuss, doc.g_vrh = m.g_voigt, m.g_reuss, m.g_vrh
-    doc.eigenvalues = list(m.eigenvalues)
+    doc.k_voigt_gpa, doc.k_reuss_gpa, doc.k_vrh_gpa = m.k_voigt, m.k_reuss, m.k_vrh
+    doc.g_voigt_gpa, doc.g_reuss_gpa, doc.g_vrh_gpa = m.g_voigt, m.g_reuss, m.g_vrh
+    doc.eigenvalues_gpa = list(m.eigenvalues)
     doc.mechanically_stable = m.stable
     end = time.perf_counter()
     doc.timing = {
@@ -310,8 +299,3 @@ def standard_cell(structure: Structure, symprec: float = STANDARDIZE_SYMPREC) ->
         return SpacegroupAnalyzer(structure, symprec=symprec).get_primitive_standard_structure()
     except Exception:  # spglib failed: keep the cell as given
         return structure
-
-
-def _failed(doc: ElasticPredictionDocument, reason: str) -> ElasticPredictionDocument:
-    doc.state, doc.error = "failed", reason
-    return doc

@@ -7,11 +7,10 @@ from typing import Any
 
 from jobflow import Maker, job
 
-from softbench.models import ModelError, ModelRef, ModelSpec, resolve_model
+from softbench.models import ModelError, ModelRef, resolve_model
 from softbench.models.evaluate import evaluate
 from softbench.schemas.configuration import ARRAYS_KEY, Configuration, ConfigurationArrays
 from softbench.schemas.prediction import PredictionTaskDocument
-from softbench.schemas.provenance import ModelProvenance
 from softbench.schemas.reference import ReferenceTaskDocument
 
 
@@ -52,23 +51,13 @@ def predict_reference(
     stress: bool = False,
 ) -> PredictionTaskDocument:
     """The work of :class:`ModelForcesMaker`, callable without jobflow."""
-    ref = (
-        reference
-        if isinstance(reference, ReferenceTaskDocument)
-        else ReferenceTaskDocument.model_validate(reference)
-    )
+    ref = ReferenceTaskDocument.coerce(reference)
     spec = resolve_model(model)
-    doc = PredictionTaskDocument(
-        task=ref.task,
-        material_id=ref.material_id,
-        formula=ref.formula,
-        reference=ref.reference,
-        reference_uuid=reference_uuid,
-        model=safe_provenance(spec),
+    doc = PredictionTaskDocument.from_reference(
+        ref, spec.safe_provenance(), reference_uuid, task=ref.task
     )
     if ref.state != "successful":
-        doc.state, doc.error = "failed", f"reference unusable: {ref.reason}"
-        return doc
+        return doc.with_failure(f"reference unusable: {ref.reason}")
     labels = [c.configuration_id for c in ref.configurations]
     try:
         ev = evaluate(
@@ -81,8 +70,7 @@ def predict_reference(
             stress=stress,
         )
     except ModelError as exc:
-        doc.state, doc.error = "failed", str(exc)
-        return doc
+        return doc.with_failure(str(exc))
     if ev.provenance is not None:
         doc.model = ev.provenance
     confs = []
@@ -114,23 +102,8 @@ def predict_reference(
         "frames_per_second": n / ev.eval_seconds if ev.eval_seconds > 0 else 0.0,
     }
     if not confs:
-        doc.state = "failed"
-        doc.error = "every configuration failed: " + "; ".join(
-            sorted(set(doc.failed_configurations.values()))
+        doc.with_failure(
+            "every configuration failed: "
+            + "; ".join(sorted(set(doc.failed_configurations.values())))
         )
     return doc
-
-
-def safe_provenance(spec: ModelSpec) -> ModelProvenance:
-    """Provenance even when the weights are unavailable (checksum then None)."""
-    try:
-        return spec.provenance()
-    except ModelError:
-        return ModelProvenance(
-            name=spec.name,
-            family=spec.family,
-            version=spec.version,
-            package=spec.package,
-            source=spec.source,
-            environment=spec.environment,
-        )

@@ -25,7 +25,6 @@ from softbench.analysis.phonons import (
     unitcell_from_relaxed_primitive,
 )
 from softbench.ingest import ReferenceFormatError, SourceItem, read_reference
-from softbench.makers.forces import safe_provenance
 from softbench.makers.reference import IngestReferenceMaker
 from softbench.models import ModelError, ModelRef, resolve_model
 from softbench.models.evaluate import evaluate, load_predictor
@@ -128,29 +127,18 @@ def relaxed_phonon_forces(
     show_progress: bool = False,
 ) -> RelaxedPhononTaskDocument:
     """The work of :class:`RelaxedPhononMaker`, callable without jobflow."""
-    ref = (
-        reference
-        if isinstance(reference, ReferenceTaskDocument)
-        else ReferenceTaskDocument.model_validate(reference)
-    )
+    ref = ReferenceTaskDocument.coerce(reference)
     spec = resolve_model(model)
-    doc = RelaxedPhononTaskDocument(
-        material_id=ref.material_id,
-        formula=ref.formula,
-        reference=ref.reference,
-        reference_uuid=reference_uuid,
-        model=safe_provenance(spec),
-    )
+    doc = RelaxedPhononTaskDocument.from_reference(ref, spec.safe_provenance(), reference_uuid)
     if ref.state != "successful":
-        return _failed(doc, f"reference unusable: {ref.reason}")
+        return doc.with_failure(f"reference unusable: {ref.reason}")
     meta = ref.dft_settings.get(PHONOPY_KEY)
     if not meta:
-        return _failed(
-            doc, "reference has no phonopy metadata (ingest it with PhononReferenceMaker)"
+        return doc.with_failure(
+            "reference has no phonopy metadata (ingest it with PhononReferenceMaker)"
         )
     if not spec.package_installed():
-        return _failed(
-            doc,
+        return doc.with_failure(
             f"relaxed mode runs {spec.name}'s ASE calculator in this interpreter, but "
             f"{spec.package} is not installed here (run it in the {spec.environment!r} "
             "environment)",
@@ -166,9 +154,9 @@ def relaxed_phonon_forces(
             ph, predictor.calculator(), fmax, max_steps, fix_symmetry
         )
     except ModelError as exc:
-        return _failed(doc, str(exc))
+        return doc.with_failure(str(exc))
     except Exception as exc:  # a model blowing up inside ASE is a per-material failure
-        return _failed(doc, f"relaxation failed: {type(exc).__name__}: {exc}")
+        return doc.with_failure(f"relaxation failed: {type(exc).__name__}: {exc}")
     relaxed_at = time.perf_counter()
     doc.relaxation = info
     if not info.converged:
@@ -180,8 +168,7 @@ def relaxed_phonon_forces(
     ph_relaxed = build_phonopy(meta, unitcell=unit)
     info.space_group_relaxed = ph_relaxed.symmetry.get_international_table()
     if info.space_group_relaxed != meta["space_group"]:
-        return _failed(
-            doc,
+        return doc.with_failure(
             f"relaxed cell has space group {info.space_group_relaxed}, the reference "
             f"{meta['space_group']}: the reference's symmetry-reduced displacements do not apply",
         )
@@ -199,11 +186,13 @@ def relaxed_phonon_forces(
             stress=False,  # force constants need forces only
         )
     except ModelError as exc:
-        return _failed(doc, str(exc))
+        return doc.with_failure(str(exc))
     except Exception as exc:  # one material's failure must not stop the others
-        return _failed(doc, f"model evaluation failed: {type(exc).__name__}: {exc}")
+        return doc.with_failure(f"model evaluation failed: {type(exc).__name__}: {exc}")
     if ev.errors:
-        return _failed(doc, "; ".join(f"{labels[i]}: {e}" for i, e in sorted(ev.errors.items())))
+        return doc.with_failure(
+            "; ".join(f"{labels[i]}: {e}" for i, e in sorted(ev.errors.items()))
+        )
     if ev.provenance is not None:
         doc.model = ev.provenance
     doc.configurations = [
@@ -295,8 +284,3 @@ def _pmg(cell: Any) -> Any:
     from pymatgen.io.phonopy import get_pmg_structure
 
     return get_pmg_structure(cell)
-
-
-def _failed(doc: RelaxedPhononTaskDocument, reason: str) -> RelaxedPhononTaskDocument:
-    doc.state, doc.error = "failed", reason
-    return doc

@@ -96,6 +96,22 @@ class ModelSpec:
             environment=self.environment,
         )
 
+    def safe_provenance(self) -> ModelProvenance:
+        """:meth:`provenance` even when the weights are unavailable (checksum then None)."""
+        from softbench.models.errors import ModelError
+
+        try:
+            return self.provenance()
+        except ModelError:
+            return ModelProvenance(
+                name=self.name,
+                family=self.family,
+                version=self.version,
+                package=self.package,
+                source=self.source,
+                environment=self.environment,
+            )
+
     def provenance_source(self) -> str:
         """``source`` plus what the backend did to the weights (e.g. a convention fix)."""
         note = getattr(self.backend, "provenance_note", None)

@@ -85,6 +85,18 @@ class Configuration(BaseModel):
         return None if f is None else np.asarray(f, dtype=float).reshape(-1, 3)
 
 
+class ConfigurationSet(BaseModel):
+    """Mixin of task documents that carry configurations (ids kept queryable without arrays)."""
+
+    configurations: list[Configuration] = Field(default_factory=list)
+    configuration_ids: list[str] = Field(default_factory=list)
+
+    def model_post_init(self, __context: Any) -> None:
+        """Keep the id list (queried without loading arrays) in sync."""
+        if not self.configuration_ids:
+            self.configuration_ids = [c.configuration_id for c in self.configurations]
+
+
 def structure_hash(structure: Structure, decimals: int = 4) -> str:
     """Short digest of species, lattice and Cartesian positions (rounded)."""
     h = hashlib.sha1(usedforsecurity=False)

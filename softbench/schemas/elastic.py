@@ -7,33 +7,48 @@ can be compared entry by entry.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
-from softbench.schemas.provenance import ModelProvenance, code_version, utcnow
+from softbench.schemas.base import (
+    ELASTIC_PREDICTION,
+    ELASTIC_REFERENCE,
+    AnalysisDocument,
+    SummaryDocument,
+    TaskDocument,
+    alias,
+    analysis_key,
+)
+from softbench.schemas.prediction import ModelTaskDocument
 
 TASK = "elastic"
+ELASTIC = "elastic"  # collection of ElasticSofteningDocument
+ELASTIC_SUMMARY = "elastic_summary"  # collection of ElasticSummaryDocument
 
 
-class ElasticReferenceDocument(BaseModel):
+def elastic_key(material_id: str, model: str, reference: str) -> str:
+    """Unique key of an elastic softening document."""
+    return analysis_key(TASK, material_id, model, reference)
+
+
+class ElasticReferenceDocument(TaskDocument):
     """DFT elastic properties of one material (ingested file or VASP ElasticMaker run)."""
 
-    doc_type: Literal["elastic_reference"] = "elastic_reference"
+    doc_type: Literal["elastic_reference"] = ELASTIC_REFERENCE
     task: str = TASK
-    material_id: str
-    formula: str | None = None
-    reference: str = Field(description="label of the reference method")
     source: str = Field(description="file (#key) or job the data came from")
     source_checksum: str | None = None
     dft_settings: dict[str, Any] = Field(default_factory=dict)
     state: Literal["successful", "unusable"] = "successful"
-    reason: str | None = Field(None, description="why the reference is unusable")
     structure: Structure | None = None
-    k_vrh: float | None = Field(None, description="bulk modulus, VRH, GPa")
-    g_vrh: float | None = Field(None, description="shear modulus, VRH, GPa")
+    k_vrh_gpa: float | None = Field(
+        None, validation_alias=alias("k_vrh_gpa", "k_vrh"), description="bulk modulus, VRH, GPa"
+    )
+    g_vrh_gpa: float | None = Field(
+        None, validation_alias=alias("g_vrh_gpa", "g_vrh"), description="shear modulus, VRH, GPa"
+    )
     elastic_tensor: list[list[float]] | None = Field(
         None, description="6x6 Voigt, IEEE orientation, GPa"
     )
@@ -41,8 +56,6 @@ class ElasticReferenceDocument(BaseModel):
         None, description="Born criteria (positive-definite tensor); None without a tensor"
     )
     warnings: list[str] = Field(default_factory=list)
-    code_version: str = Field(default_factory=code_version)
-    created_at: datetime = Field(default_factory=utcnow)
 
 
 class RelaxationRecord(BaseModel):
@@ -57,18 +70,11 @@ class RelaxationRecord(BaseModel):
     )
 
 
-class ElasticPredictionDocument(BaseModel):
+class ElasticPredictionDocument(ModelTaskDocument):
     """A model's elastic tensor of one material, fitted from its strained cells."""
 
-    doc_type: Literal["elastic_prediction"] = "elastic_prediction"
+    doc_type: Literal["elastic_prediction"] = ELASTIC_PREDICTION
     task: str = TASK
-    material_id: str
-    formula: str | None = None
-    reference: str = Field(description="label of the reference this mirrors")
-    reference_uuid: str | None = None
-    model: ModelProvenance
-    state: Literal["successful", "failed"] = "successful"
-    error: str | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
     n_atoms: int | None = None
     relaxed_structure: Structure | None = None
@@ -81,34 +87,25 @@ class ElasticPredictionDocument(BaseModel):
     )
     deformation_relaxations: list[RelaxationRecord | None] = Field(default_factory=list)
     elastic_tensor: list[list[float]] | None = None
-    k_voigt: float | None = None
-    k_reuss: float | None = None
-    k_vrh: float | None = None
-    g_voigt: float | None = None
-    g_reuss: float | None = None
-    g_vrh: float | None = None
-    eigenvalues: list[float] | None = Field(None, description="of the Voigt matrix, GPa")
+    k_voigt_gpa: float | None = Field(None, validation_alias=alias("k_voigt_gpa", "k_voigt"))
+    k_reuss_gpa: float | None = Field(None, validation_alias=alias("k_reuss_gpa", "k_reuss"))
+    k_vrh_gpa: float | None = Field(None, validation_alias=alias("k_vrh_gpa", "k_vrh"))
+    g_voigt_gpa: float | None = Field(None, validation_alias=alias("g_voigt_gpa", "g_voigt"))
+    g_reuss_gpa: float | None = Field(None, validation_alias=alias("g_reuss_gpa", "g_reuss"))
+    g_vrh_gpa: float | None = Field(None, validation_alias=alias("g_vrh_gpa", "g_vrh"))
+    eigenvalues_gpa: list[float] | None = Field(
+        None,
+        validation_alias=alias("eigenvalues_gpa", "eigenvalues"),
+        description="of the Voigt matrix",
+    )
     mechanically_stable: bool | None = None
-    device: str | None = None
-    timing: dict[str, float] = Field(default_factory=dict)
-    code_version: str = Field(default_factory=code_version)
-    created_at: datetime = Field(default_factory=utcnow)
 
 
-class ElasticSofteningDocument(BaseModel):
+class ElasticSofteningDocument(AnalysisDocument):
     """Model against DFT moduli for one (material, model, reference)."""
 
-    key: str = Field(description="elastic|material_id|model|reference")
     task: str = TASK
-    material_id: str
-    formula: str | None = None
-    model: str
-    model_provenance: ModelProvenance | None = None
-    reference: str
-    reference_uuid: str | None = None
-    prediction_uuid: str | None = None
     state: Literal["successful", "failed"] = "successful"
-    reason: str | None = None
     k_vrh_gpa: float | None = None
     g_vrh_gpa: float | None = None
     dft_k_vrh_gpa: float | None = None
@@ -132,24 +129,16 @@ class ElasticSofteningDocument(BaseModel):
     relaxation_converged: bool | None = None
     volume_change: float | None = None
     n_atoms: int | None = None
-    code_version: str = Field(default_factory=code_version)
-    last_updated: datetime = Field(default_factory=utcnow)
 
 
-class ElasticSummaryDocument(BaseModel):
+class ElasticSummaryDocument(SummaryDocument):
     """Per (model, reference): medians and distributions over stable materials."""
 
-    key: str = Field(description="elastic|model|reference")
     task: str = TASK
-    model: str
-    reference: str
-    n_materials: int
     n_successful: int = Field(description="tensor fitted (stable or not)")
-    n_failed: int
     n_unstable: int = Field(description="non-positive-definite model tensors (excluded)")
     n_used: int = Field(description="stable tensors entering the statistics")
     n_unconverged: int = Field(0, description="used results whose relaxation hit max steps")
-    failed_materials: dict[str, str] = Field(default_factory=dict)
     unstable_materials: list[str] = Field(default_factory=list)
     median_k_ratio: float | None = None
     median_g_ratio: float | None = None
@@ -161,5 +150,3 @@ class ElasticSummaryDocument(BaseModel):
     g_mae_gpa: float | None = None
     log10_k_ratio: dict[str, float] = Field(default_factory=dict)
     log10_g_ratio: dict[str, float] = Field(default_factory=dict)
-    code_version: str = Field(default_factory=code_version)
-    last_updated: datetime = Field(default_factory=utcnow)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pymatgen.core import Structure
 
+from softbench.schemas.base import HIGH_ENERGY_FRAMES, TaskDocument
 from softbench.schemas.configuration import structure_hash
-from softbench.schemas.provenance import code_version, utcnow
 from softbench.schemas.reference import ReferenceTaskDocument
 
 TASK = "high-energy"
@@ -101,18 +100,17 @@ class SampledFrame(BaseModel):
     structure: Structure
 
 
-class HighEnergyFramesDocument(BaseModel):
+class HighEnergyFramesDocument(TaskDocument):
     """The frames sampled for one material (output of the frame-sampling job)."""
 
-    doc_type: Literal["high-energy-frames"] = "high-energy-frames"
+    doc_type: Literal["high_energy_frames"] = HIGH_ENERGY_FRAMES
     task: str = TASK
-    material_id: str
-    formula: str | None = None
+    reference: str | None = Field(  # type: ignore[assignment]
+        None, description="none: frames are sampled before any reference exists"
+    )
     sampling: HighEnergySampling
     sampling_key: str
     frames: list[SampledFrame] = Field(default_factory=list)
-    code_version: str = Field(default_factory=code_version)
-    created_at: datetime = Field(default_factory=utcnow)
 
     def strained_ids(self) -> dict[str, float]:
         """Configuration id -> strain of the strained frames."""

@@ -14,11 +14,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from softbench.schemas.configuration import Configuration
-from softbench.schemas.provenance import ModelProvenance, code_version, utcnow
+from softbench.schemas.base import (
+    PHONON_RELAXED,
+    AnalysisDocument,
+    SummaryDocument,
+    analysis_key,
+)
+from softbench.schemas.configuration import ConfigurationSet
+from softbench.schemas.prediction import ModelTaskDocument
+from softbench.schemas.provenance import utcnow
 
 PHONON_TASKS = {"fixed": "phonons-fixed", "relaxed": "phonons-relaxed"}
 PhononMode = Literal["fixed", "relaxed"]
+PHONONS = "phonons"  # collection of PhononDocument
+PHONON_SUMMARY = "phonon_summary"  # collection of PhononSummaryDocument
+PHONON_BANDS = "phonon_bands"  # collection of PhononBandsDocument
+phonon_key = analysis_key  # task|material_id|model|reference (as softening keys)
 
 
 class RelaxationInfo(BaseModel):
@@ -41,52 +52,24 @@ class RelaxationInfo(BaseModel):
     primitive_positions: list[list[float]] | None = Field(None, description="fractional")
 
 
-class RelaxedPhononTaskDocument(BaseModel):
+class RelaxedPhononTaskDocument(ModelTaskDocument, ConfigurationSet):
     """Model forces on displaced supercells of the model-relaxed cell (one job)."""
 
-    doc_type: Literal["phonon-relaxed"] = "phonon-relaxed"
+    doc_type: Literal["phonon_relaxed"] = PHONON_RELAXED
     task: str = PHONON_TASKS["relaxed"]
-    material_id: str
-    formula: str | None = None
-    reference: str
-    reference_uuid: str | None = None
-    model: ModelProvenance
-    state: Literal["successful", "failed"] = "successful"
-    error: str | None = None
     relaxation: RelaxationInfo | None = None
     phonopy: dict[str, Any] = Field(
         default_factory=dict,
         description="relaxed unit cell + the reference's matrices and dataset (no forces)",
     )
-    configurations: list[Configuration] = Field(default_factory=list)
-    configuration_ids: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
-    device: str | None = None
-    timing: dict[str, float] = Field(default_factory=dict)
-    code_version: str = Field(default_factory=code_version)
-    created_at: datetime = Field(default_factory=utcnow)
-
-    def model_post_init(self, __context: Any) -> None:
-        """Keep the id list (queried without loading arrays) in sync."""
-        if not self.configuration_ids:
-            self.configuration_ids = [c.configuration_id for c in self.configurations]
 
 
-class PhononDocument(BaseModel):
+class PhononDocument(AnalysisDocument):
     """Model vs DFT phonons of one (material, model, mode)."""
 
-    key: str = Field(description="task|material_id|model|reference")
-    task: str
     mode: PhononMode
-    material_id: str
-    formula: str | None = None
-    model: str
-    model_provenance: ModelProvenance | None = None
-    reference: str
-    reference_uuid: str | None = None
-    prediction_uuid: str | None = None
     state: Literal["successful", "failed", "unusable"] = "successful"
-    reason: str | None = None
     max_freq_ratio: float | None = Field(None, description="ω_max(model) / ω_max(DFT)")
     mean_freq_ratio: float | None = None
     dft_max_freq_thz: float | None = None
@@ -112,23 +95,13 @@ class PhononDocument(BaseModel):
     band_path_scheme: str | None = None
     n_displacements: int | None = None
     warnings: list[str] = Field(default_factory=list)
-    code_version: str = Field(default_factory=code_version)
-    last_updated: datetime = Field(default_factory=utcnow)
 
 
-class PhononSummaryDocument(BaseModel):
+class PhononSummaryDocument(SummaryDocument):
     """Per (mode, model, reference): fraction softened and median ω_max ratio."""
 
-    key: str = Field(description="task|model|reference")
-    task: str
     mode: PhononMode
-    model: str
-    reference: str
-    n_materials: int
-    n_successful: int
-    n_failed: int
     n_unusable: int
-    failed_materials: dict[str, str] = Field(default_factory=dict)
     unusable_materials: dict[str, str] = Field(default_factory=dict)
     fraction_softened: float | None = Field(
         None, description="fraction of materials with max_freq_ratio < 1"
@@ -139,8 +112,6 @@ class PhononSummaryDocument(BaseModel):
     mean_freq_mae_thz: float | None = None
     n_model_imaginary: int = 0
     n_dft_imaginary: int = 0
-    code_version: str = Field(default_factory=code_version)
-    last_updated: datetime = Field(default_factory=utcnow)
 
 
 class PhononBandsDocument(BaseModel):

@@ -1,38 +1,48 @@
-"""Model prediction task document: one (material, model) evaluation job."""
+"""Model prediction task documents: one (material, model) job on one reference."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from softbench.schemas.configuration import Configuration
-from softbench.schemas.provenance import ModelProvenance, code_version, utcnow
+from softbench.schemas.base import PREDICTION, TaskDocument
+from softbench.schemas.configuration import ConfigurationSet
+from softbench.schemas.provenance import ModelProvenance
 
 
-class PredictionTaskDocument(BaseModel):
-    """uMLIP energies/forces on every configuration of one reference document."""
+class ModelTaskDocument(TaskDocument):
+    """A model's job on one reference document (which ``reference_uuid`` names)."""
 
-    doc_type: Literal["prediction"] = "prediction"
-    task: str
-    material_id: str
-    formula: str | None = None
-    reference: str = Field(description="label of the reference these mirror")
+    reference: str = Field(description="label of the reference this mirrors")
     reference_uuid: str | None = Field(None, description="job uuid of the reference")
     model: ModelProvenance
     state: Literal["successful", "failed"] = "successful"
-    error: str | None = None
-    configurations: list[Configuration] = Field(default_factory=list)
-    configuration_ids: list[str] = Field(default_factory=list)
-    failed_configurations: dict[str, str] = Field(default_factory=dict)
     device: str | None = None
-    batch_size: int | None = None
     timing: dict[str, float] = Field(default_factory=dict)
-    code_version: str = Field(default_factory=code_version)
-    created_at: datetime = Field(default_factory=utcnow)
 
-    def model_post_init(self, __context: Any) -> None:
-        """Keep the id list (queried without loading arrays) in sync."""
-        if not self.configuration_ids:
-            self.configuration_ids = [c.configuration_id for c in self.configurations]
+    @classmethod
+    def from_reference(
+        cls,
+        reference: TaskDocument,
+        model: ModelProvenance,
+        reference_uuid: str | None = None,
+        **fields: Any,
+    ) -> Self:
+        """A (so far successful) document of ``model`` on ``reference``'s material."""
+        return cls(
+            material_id=reference.material_id,
+            formula=reference.formula,
+            reference=reference.reference,
+            reference_uuid=reference_uuid,
+            model=model,
+            **fields,
+        )
+
+
+class PredictionTaskDocument(ModelTaskDocument, ConfigurationSet):
+    """uMLIP energies/forces on every configuration of one reference document."""
+
+    doc_type: Literal["prediction"] = PREDICTION
+    failed_configurations: dict[str, str] = Field(default_factory=dict)
+    batch_size: int | None = None

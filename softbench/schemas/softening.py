@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from softbench.schemas.provenance import ModelProvenance, code_version, utcnow
+from softbench.schemas.base import AnalysisDocument, SummaryDocument, analysis_key
+
+SOFTENING = "softening"  # collection of SofteningDocument
+SOFTENING_SUMMARY = "softening_summary"  # collection of SofteningSummaryDocument
+softening_key = analysis_key  # task|material_id|model|reference
 
 
-class SofteningDocument(BaseModel):
+class SofteningDocument(AnalysisDocument):
     """Force parity of one model against the reference for one material."""
 
-    key: str = Field(description="task|material_id|model|reference")
-    task: str
-    material_id: str
-    formula: str | None = None
-    model: str
-    model_provenance: ModelProvenance | None = None
-    reference: str
-    reference_uuid: str | None = None
-    prediction_uuid: str | None = None
     reference_provenance: dict[str, Any] = Field(default_factory=dict)
     state: Literal["successful", "flagged", "failed"] = Field(
         "successful", description="flagged: computed, but the slope carries no signal"
     )
-    reason: str | None = None
     softening_scale: float | None = Field(
         None, description="LSQ slope through the origin, model vs reference forces"
     )
@@ -40,22 +33,12 @@ class SofteningDocument(BaseModel):
     n_components: int = 0
     n_configurations: int = 0
     excluded_configurations: dict[str, str] = Field(default_factory=dict)
-    code_version: str = Field(default_factory=code_version)
-    last_updated: datetime = Field(default_factory=utcnow)
 
 
-class SofteningSummaryDocument(BaseModel):
+class SofteningSummaryDocument(SummaryDocument):
     """Per (task, model, reference) aggregate of the softening documents."""
 
-    key: str = Field(description="task|model|reference")
-    task: str
-    model: str
-    reference: str
-    n_materials: int
-    n_successful: int
-    n_failed: int
     n_flagged: int = Field(0, description="computed without signal: not in the medians")
-    failed_materials: dict[str, str] = Field(default_factory=dict)
     flagged_materials: dict[str, str] = Field(default_factory=dict)
     median_softening_scale: float | None = None
     fraction_softened: float | None = Field(
@@ -63,5 +46,3 @@ class SofteningSummaryDocument(BaseModel):
     )
     mean_force_mae: float | None = None
     mean_force_cmae: float | None = None
-    code_version: str = Field(default_factory=code_version)
-    last_updated: datetime = Field(default_factory=utcnow)

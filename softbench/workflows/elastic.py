@@ -11,6 +11,7 @@ from softbench.ingest import SourceItem
 from softbench.makers.elastic import IngestElasticReferenceMaker, ModelElasticMaker
 from softbench.makers.vasp.elastic import VaspElasticReferenceMaker
 from softbench.models import ModelSpec, model_ref
+from softbench.schemas.base import ELASTIC_PREDICTION, ELASTIC_REFERENCE
 from softbench.schemas.elastic import TASK
 from softbench.workflows.forces import reference_flow, route
 from softbench.workflows.reuse import existing_predictions, reusable_references
@@ -96,11 +97,11 @@ def reusable_elastic_references(
     jobs: JobStore, label: str, items: Sequence[SourceItem]
 ) -> dict[str, str]:
     """material_id -> uuid of the newest stored reference read from the same file bytes."""
-    return reusable_references(jobs, None, label, items, doc_type="elastic_reference")
+    return reusable_references(jobs, None, label, items, doc_type=ELASTIC_REFERENCE)
 
 
 def existing_elastic_predictions(
     jobs: JobStore, reference_uuids: dict[str, str], models: Sequence[str]
 ) -> set[tuple[str, str]]:
     """(material_id, model) pairs with a successful prediction on the given references."""
-    return existing_predictions(jobs, reference_uuids, models, doc_type="elastic_prediction")
+    return existing_predictions(jobs, reference_uuids, models, doc_type=ELASTIC_PREDICTION)

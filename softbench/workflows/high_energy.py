@@ -28,6 +28,7 @@ from softbench.makers.vasp.high_energy import (
     static_maker,
 )
 from softbench.models import ModelSpec, get_model
+from softbench.schemas.base import HIGH_ENERGY_FRAMES, REFERENCE, doc_type_query
 from softbench.schemas.high_energy import TASK, HighEnergySampling
 from softbench.workflows.forces import model_job
 from softbench.workflows.reuse import newest_matching
@@ -66,7 +67,7 @@ def reusable(
     references = _newest(
         jobs,
         {
-            "output.doc_type": "reference",
+            "output.doc_type": REFERENCE,
             "output.task": TASK,
             "output.reference": label,
             "output.state": "successful",
@@ -74,7 +75,9 @@ def reusable(
         keys,
         "source_checksum",
     )
-    frames = _newest(jobs, {"output.doc_type": "high-energy-frames"}, keys, "sampling_key")
+    frames = _newest(
+        jobs, {"output.doc_type": doc_type_query(HIGH_ENERGY_FRAMES)}, keys, "sampling_key"
+    )
     return references, frames
 
 

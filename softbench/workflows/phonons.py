@@ -21,6 +21,7 @@ from softbench.makers.phonons import (
     RelaxedPhononMaker,
 )
 from softbench.models import ModelSpec, model_ref
+from softbench.schemas.base import PHONON_RELAXED
 from softbench.schemas.phonons import PHONON_TASKS
 from softbench.workflows.forces import model_job, reference_flow, route
 from softbench.workflows.reuse import existing_predictions, reusable_references
@@ -107,5 +108,5 @@ def existing_phonon_work(
 ) -> set[tuple[str, str, str]]:
     """(mode, material, model) with a successful result on the given references."""
     done = {("fixed", mid, m) for mid, m in existing_predictions(jobs, reference_uuids, models)}
-    relaxed = existing_predictions(jobs, reference_uuids, models, doc_type="phonon-relaxed")
+    relaxed = existing_predictions(jobs, reference_uuids, models, doc_type=PHONON_RELAXED)
     return done | {("relaxed", mid, m) for mid, m in relaxed}

@@ -11,6 +11,7 @@ from jobflow import JobStore
 from softbench.builders.pairing import newest
 from softbench.ingest import SourceItem
 from softbench.ingest.base import file_checksum
+from softbench.schemas.base import PREDICTION, REFERENCE, doc_type_query
 
 
 def reusable_references(
@@ -18,14 +19,17 @@ def reusable_references(
     task: str | None,
     label: str,
     items: Sequence[SourceItem],
-    doc_type: str = "reference",
+    doc_type: str = REFERENCE,
 ) -> dict[str, str]:
     """material_id -> uuid of the newest stored reference read from identical data.
 
     ``task=None`` matches any task (document types that belong to one task).
     """
     wanted = {item.material_id: item for item in items}
-    criteria: dict[str, Any] = {"output.doc_type": doc_type, "output.reference": label}
+    criteria: dict[str, Any] = {
+        "output.doc_type": doc_type_query(doc_type),
+        "output.reference": label,
+    }
     if task is not None:
         criteria["output.task"] = task
     checksum = cache(file_checksum)  # each file read once, and only if a document needs it
@@ -62,14 +66,14 @@ def existing_predictions(
     jobs: JobStore,
     reference_uuids: dict[str, str],
     models: Sequence[str],
-    doc_type: str = "prediction",
+    doc_type: str = PREDICTION,
 ) -> set[tuple[str, str]]:
     """(material_id, model) pairs already predicted successfully on the given references."""
     if not reference_uuids:
         return set()
     docs = jobs.query(
         {
-            "output.doc_type": doc_type,
+            "output.doc_type": doc_type_query(doc_type),
             "output.reference_uuid": {"$in": list(reference_uuids.values())},
             "output.model.name": {"$in": list(models)},
             "output.state": "successful",

@@ -132,7 +132,7 @@ def elastic_reference_from_vasp(
     doc.structure = edoc.structure
     doc.formula = edoc.structure.composition.reduced_formula
     doc.elastic_tensor = np.asarray(tensor, dtype=float).tolist()
-    doc.k_vrh, doc.g_vrh = m.k_vrh, m.g_vrh
+    doc.k_vrh_gpa, doc.g_vrh_gpa = m.k_vrh, m.g_vrh
     doc.mechanically_stable = m.stable
     if edoc.fitting_data and edoc.fitting_data.failed_uuids:
         doc.warnings.append(f"{len(edoc.fitting_data.failed_uuids)} deformation(s) failed")

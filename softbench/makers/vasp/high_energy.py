@@ -109,14 +109,12 @@ def collect_reference(
         sampling_key=sampling_key,
     )
     if frames is None:
-        doc.state = "unusable"
-        doc.reason = (
+        return doc.with_failure(
             "no sampled frames: an upstream job (VASP relaxation, MD or frame "
-            "sampling) failed; see the run log"
+            "sampling) failed; see the run log",
+            state="unusable",
         )
-        return doc
-    if isinstance(frames, dict):
-        frames = HighEnergyFramesDocument.model_validate(frames)
+    frames = HighEnergyFramesDocument.coerce(frames)
     doc.sampling, doc.sampling_key = frames.sampling, frames.sampling_key
     doc.source_checksum = frames.sampling_key
     doc.source = f"atomate2 VASP StaticMaker(MPStaticSet) on frames of {frames.sampling.describe()}"
