@@ -327,3 +327,25 @@ def unitcell_from_relaxed_primitive(
         scaled_positions=cart @ np.linalg.inv(new_lattice),
         masses=unit.masses,
     )
+
+
+@dataclass
+class DftPhonons:
+    """Reference (DFT) phonons of one material, shared by all the models compared to it."""
+
+    properties: PhononProperties
+    path: BandPath
+    distances: list[np.ndarray]
+    meta: dict[str, Any]
+    phonopy: Phonopy  # reused for fixed-mode models: its symmetry search is the slow part
+
+
+def reference_phonons(meta: dict[str, Any], forces: Sequence[Any]) -> DftPhonons:
+    """Force constants, band path and properties from the reference's displacement forces."""
+    from pymatgen.io.phonopy import get_pmg_structure
+
+    ph = produce_force_constants(build_phonopy(meta), forces)
+    primitive = get_pmg_structure(ph.primitive)
+    path = band_path(primitive, symprec=max(meta["symprec"], 1e-3))
+    props = phonon_properties(ph, path)
+    return DftPhonons(props, path, props.band_distances, meta, ph)

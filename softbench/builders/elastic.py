@@ -81,15 +81,11 @@ def compare(
     item: dict[str, Any],
 ) -> ElasticSofteningDocument:
     """Ratios, diagonal ratios and elastic softening of one prediction."""
-    doc = ElasticSofteningDocument(
-        key=item["key"],
-        material_id=pred.material_id,
-        formula=pred.formula or (ref.formula if ref else None),
-        model=pred.model.name,
-        model_provenance=pred.model,
-        reference=pred.reference,
-        reference_uuid=item.get("reference_uuid"),
-        prediction_uuid=item.get("prediction_uuid"),
+    doc = ElasticSofteningDocument.for_pair(
+        pred,
+        ref,
+        item,
+        task=TASK,
         n_atoms=pred.n_atoms,
         volume_change=pred.volume_change,
         relaxation_converged=pred.relaxation.converged if pred.relaxation else None,
@@ -99,16 +95,16 @@ def compare(
         doc.dft_elastic_tensor = ref.elastic_tensor
         doc.dft_mechanically_stable = ref.mechanically_stable
     if pred.state != "successful":
-        return _failed(doc, pred.reason or "model elastic job failed")
+        return doc.with_failure(pred.reason or "model elastic job failed")
     doc.k_vrh_gpa, doc.g_vrh_gpa = pred.k_vrh_gpa, pred.g_vrh_gpa
     doc.elastic_tensor = pred.elastic_tensor
     doc.mechanically_stable = pred.mechanically_stable
     if pred.eigenvalues_gpa:
         doc.min_eigenvalue_gpa = min(pred.eigenvalues_gpa)
     if ref is None:
-        return _failed(doc, f"no elastic reference for ({pred.material_id}, {pred.reference})")
+        return doc.with_failure(f"no elastic reference for ({pred.material_id}, {pred.reference})")
     if ref.state != "successful":
-        return _failed(doc, f"reference unusable: {ref.reason}")
+        return doc.with_failure(f"reference unusable: {ref.reason}")
     doc.k_ratio = ratio(pred.k_vrh_gpa, ref.k_vrh_gpa)
     doc.g_ratio = ratio(pred.g_vrh_gpa, ref.g_vrh_gpa)
     diag = None
@@ -116,11 +112,6 @@ def compare(
         diag = diagonal_ratios(pred.elastic_tensor, ref.elastic_tensor)
         doc.diagonal_ratios = diag
     doc.elastic_softening, doc.softening_basis = elastic_softening(doc.k_ratio, doc.g_ratio, diag)
-    return doc
-
-
-def _failed(doc: ElasticSofteningDocument, reason: str) -> ElasticSofteningDocument:
-    doc.state, doc.reason = "failed", reason
     return doc
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +21,13 @@ from pydantic import BaseModel
 
 from softbench.analysis.phonons import (
     IMAGINARY_TOL_THZ,
-    BandPath,
-    PhononProperties,
-    band_path,
+    DftPhonons,
     build_phonopy,
     compare,
     n_displacements,
     phonon_properties,
     produce_force_constants,
+    reference_phonons,
 )
 from softbench.builders.base import GroupSummaryBuilder, PairBuilder
 from softbench.builders.pairing import (
@@ -57,7 +55,7 @@ from softbench.schemas.reference import ReferenceTaskDocument
 from softbench.schemas.softening import SOFTENING, softening_key
 
 if TYPE_CHECKING:
-    from phonopy import Phonopy
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -69,17 +67,6 @@ def modes_for(task: str | None) -> list[str]:
     if task in (None, "phonons"):
         return list(PHONON_TASKS)
     return [mode for mode, name in PHONON_TASKS.items() if name == task]
-
-
-@dataclass
-class DftPhonons:
-    """DFT phonons of one reference document, shared by all models."""
-
-    properties: PhononProperties
-    path: BandPath
-    distances: list[np.ndarray]
-    meta: dict[str, Any]
-    phonopy: Phonopy  # reused for fixed-mode models: its symmetry search is the slow part
 
 
 class PhononBuilder(PairBuilder):
@@ -176,7 +163,7 @@ class PhononBuilder(PairBuilder):
         """A failed document that still names its pair."""
         _, mid, model, label = item["key"].split("|")
         doc = _new_doc(item, mid, None, model, label)
-        return PhononResult(phonon=_fail(doc, "failed", reason), bands=None)
+        return PhononResult(phonon=doc.with_failure(reason), bands=None)
 
     def update_targets(self, items: list[list[dict[str, Any]]]) -> None:
         """Upsert phonon and band documents by key."""
@@ -212,15 +199,15 @@ def _fixed(
     doc.softening_scale, doc.force_mae = parity.get("softening_scale"), parity.get("force_mae")
     problem = _reference_problem(ref, pred.task, pred.material_id, pred.reference)
     if problem:
-        return _fail(doc, *problem), None
+        return doc.with_failure(*problem), None
     assert ref is not None
     if pred.state != "successful":
-        return _fail(doc, "failed", pred.reason or "model evaluation failed"), None
+        return doc.with_failure(pred.reason or "model evaluation failed"), None
     paired = pair_configurations(ref, pred)
     meta = ref.dft_settings[PHONOPY_KEY]
     if paired.excluded or len(paired.model_forces) != n_displacements(meta):
         reasons = sorted(set(paired.excluded.values())) or ["displacement count differs"]
-        return _fail(doc, "failed", "incomplete displacement forces: " + "; ".join(reasons)), None
+        return doc.with_failure("incomplete displacement forces: " + "; ".join(reasons)), None
     order = _displacement_order(ref, paired.configuration_ids)
     forces = [paired.model_forces[i] for i in order]
     return _compare(doc, dft, meta, forces, same_cells=True)
@@ -240,13 +227,13 @@ def _relaxed(
     doc.warnings = list(relaxed.warnings)
     problem = _reference_problem(ref, REFERENCE_TASK, relaxed.material_id, relaxed.reference)
     if problem:
-        return _fail(doc, *problem), None
+        return doc.with_failure(*problem), None
     if relaxed.state != "successful":
-        return _fail(doc, "failed", relaxed.reason or "relaxed-mode job failed"), None
+        return doc.with_failure(relaxed.reason or "relaxed-mode job failed"), None
     meta = relaxed.phonopy
     confs = sorted(relaxed.configurations, key=lambda c: c.metadata["displacement_index"])
     if len(confs) != n_displacements(meta):
-        return _fail(doc, "failed", "incomplete displacement forces"), None
+        return doc.with_failure("incomplete displacement forces"), None
     return _compare(doc, dft, meta, [c.forces for c in confs])
 
 
@@ -265,14 +252,14 @@ def _compare(
     """
     dft = dft_of()
     if isinstance(dft, str):
-        return _fail(doc, "failed", dft), None
+        return doc.with_failure(dft), None
     try:
         base = dft.phonopy if same_cells else build_phonopy(model_meta)
         ph = produce_force_constants(base, model_forces)
         model = phonon_properties(ph, dft.path, dft.properties.mesh)
         metrics = compare(dft.properties, model, ph)
     except Exception as exc:  # phonopy problems are per-material results
-        return _fail(doc, "failed", f"phonon calculation failed: {type(exc).__name__}: {exc}"), None
+        return doc.with_failure(f"phonon calculation failed: {type(exc).__name__}: {exc}"), None
     d, m = dft.properties, model
     doc.n_displacements = n_displacements(model_meta)
     doc.max_freq_ratio = metrics.max_freq_ratio
@@ -310,15 +297,8 @@ def _compare(
 
 def dft_phonons(ref: ReferenceTaskDocument) -> DftPhonons:
     """DFT phonons of one reference document (shared by all its models)."""
-    from pymatgen.io.phonopy import get_pmg_structure
-
-    meta = ref.dft_settings[PHONOPY_KEY]
     confs = sorted(ref.configurations, key=lambda c: c.metadata["displacement_index"])
-    ph = produce_force_constants(build_phonopy(meta), [c.forces for c in confs])
-    primitive = get_pmg_structure(ph.primitive)
-    path = band_path(primitive, symprec=max(meta["symprec"], 1e-3))
-    props = phonon_properties(ph, path)
-    return DftPhonons(props, path, props.band_distances, meta, ph)
+    return reference_phonons(ref.dft_settings[PHONOPY_KEY], [c.forces for c in confs])
 
 
 def newest_relaxed(jobs: JobStore) -> dict[tuple[str, str, str], tuple[str, str | None]]:
@@ -346,14 +326,15 @@ def _new_doc(
 def _reference_problem(
     ref: ReferenceTaskDocument | None, task: str, mid: str, label: str
 ) -> tuple[str, str] | None:
+    """(reason, state) when the reference cannot be used, else None."""
     if ref is None:
-        return "failed", f"no reference document for ({task}, {mid}, {label})"
+        return f"no reference document for ({task}, {mid}, {label})", "failed"
     if ref.state != "successful":
-        return "unusable", f"reference unusable: {ref.reason}"
+        return f"reference unusable: {ref.reason}", "unusable"
     if PHONOPY_KEY not in ref.dft_settings:
         return (
-            "failed",
             "reference has no phonopy metadata (re-ingest with `softbench run phonons`)",
+            "failed",
         )
     return None
 
@@ -364,12 +345,6 @@ def _displacement_order(ref: ReferenceTaskDocument, ids: list[str]) -> list[int]
         for i, c in enumerate(ref.configurations)
     }
     return sorted(range(len(ids)), key=lambda i: index[ids[i]])
-
-
-def _fail(doc: PhononDocument, state: str, reason: str) -> PhononDocument:
-    doc.state = state  # type: ignore[assignment]
-    doc.reason = reason
-    return doc
 
 
 class PhononSummaryBuilder(GroupSummaryBuilder):

@@ -74,17 +74,7 @@ def build_softening(
     n_bootstrap: int = DEFAULT_BOOTSTRAP,
 ) -> SofteningDocument:
     """Softening document for one prediction and its reference (either may fail)."""
-    doc = SofteningDocument(
-        key=item["key"],
-        task=pred.task,
-        material_id=pred.material_id,
-        formula=pred.formula or (ref.formula if ref else None),
-        model=pred.model.name,
-        model_provenance=pred.model,
-        reference=pred.reference,
-        reference_uuid=item.get("reference_uuid"),
-        prediction_uuid=item.get("prediction_uuid"),
-    )
+    doc = SofteningDocument.for_pair(pred, ref, item)
     if ref is not None:
         doc.reference_provenance = {
             "source": ref.source,
@@ -93,22 +83,22 @@ def build_softening(
             "code_version": ref.code_version,
         }
     if pred.state != "successful":
-        return _failed(doc, pred.reason or "model evaluation failed")
+        return doc.with_failure(pred.reason or "model evaluation failed")
     if ref is None:
-        return _failed(
-            doc, f"no reference document for ({pred.task}, {pred.material_id}, {pred.reference})"
+        return doc.with_failure(
+            f"no reference document for ({pred.task}, {pred.material_id}, {pred.reference})"
         )
     if ref.state != "successful":
-        return _failed(doc, f"reference unusable: {ref.reason}")
+        return doc.with_failure(f"reference unusable: {ref.reason}")
     paired = pair_configurations(ref, pred)
     doc.excluded_configurations = paired.excluded
     if not paired.configuration_ids:
         reasons = sorted(set(paired.excluded.values())) or ["nothing to compare"]
-        return _failed(doc, "no comparable configurations: " + "; ".join(reasons))
+        return doc.with_failure("no comparable configurations: " + "; ".join(reasons))
     try:
         parity = force_parity(paired.reference_forces, paired.model_forces, n_bootstrap=n_bootstrap)
     except ValueError as exc:
-        return _failed(doc, str(exc))
+        return doc.with_failure(str(exc))
     doc.softening_scale = parity.softening_scale
     doc.softening_scale_ci95 = list(parity.ci95)
     doc.softening_scale_ci_method = parity.ci_method
@@ -129,12 +119,6 @@ def build_softening(
     ]
     if energies and len(energies) == len(paired.configuration_ids):
         doc.energy_mae_per_atom = float(np.mean([abs(m - r) / n for r, m, n in energies]))
-    return doc
-
-
-def _failed(doc: SofteningDocument, reason: str) -> SofteningDocument:
-    doc.state = "failed"
-    doc.reason = reason
     return doc
 
 

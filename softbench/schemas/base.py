@@ -105,6 +105,22 @@ class AnalysisDocument(Outcome):
     prediction_uuid: str | None = None
     last_updated: datetime = Field(default_factory=utcnow)
 
+    @classmethod
+    def for_pair(cls, prediction: Any, reference: Any, item: dict[str, Any], **fields: Any) -> Self:
+        """The document of one builder item: names, provenance and uuids of its pair."""
+        return cls(
+            key=item["key"],
+            task=fields.pop("task", prediction.task),
+            material_id=prediction.material_id,
+            formula=prediction.formula or getattr(reference, "formula", None),
+            model=prediction.model.name,
+            model_provenance=prediction.model,
+            reference=prediction.reference,
+            reference_uuid=item.get("reference_uuid"),
+            prediction_uuid=item.get("prediction_uuid"),
+            **fields,
+        )
+
 
 class SummaryDocument(BaseModel):
     """A summary builder's aggregate of one (task, model, reference) group."""
