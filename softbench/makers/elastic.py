@@ -14,7 +14,6 @@ sites need no relaxation) and fits the tensor with atomate2's
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -245,40 +244,22 @@ def relax(
     FixSymmetry (symprec 0.01) when ``fix_symmetry``. ``steps`` <= 1 is a single
     point (AseRelaxer's rule).
     """
-    from atomate2.ase.utils import AseRelaxer
     from pymatgen.io.ase import AseAtomsAdaptor
 
+    from softbench.makers.relax import relax_atoms
+
     atoms = AseAtomsAdaptor.get_atoms(structure)
-    relaxer = AseRelaxer(
-        calc,
-        optimizer="BFGS",
-        relax_cell=relax_cell,
-        fix_symmetry=fix_symmetry,
-        symprec=FIX_SYMMETRY_SYMPREC,
+    relaxed = relax_atoms(
+        atoms, calc, fmax, steps, relax_cell, fix_symmetry, symprec=FIX_SYMMETRY_SYMPREC
     )
-    # AseRelaxer relaxes ``atoms`` in place (a cell filter wraps it); no files written.
-    # Its trajectory's pymatgen structures cannot carry FixSymmetry (a warning per frame).
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Only FixAtoms and FixCartesian", UserWarning)
-        result = relaxer.relax(
-            atoms,
-            fmax=fmax,
-            steps=steps,
-            final_atoms_object_file=None,  # type: ignore[arg-type]  # None: write no file
-            use_emmet_models=False,
-            logfile=None,
-        )
-    if result.trajectory is None:  # pragma: no cover - AseRelaxer always records one
-        raise ValueError("AseRelaxer returned no trajectory")
     forces = np.asarray(atoms.get_forces(), dtype=float)
     stress = ase_stress_to_gpa(atoms.get_stress(voigt=False))
     if not (np.isfinite(forces).all() and np.isfinite(stress).all()):
         raise FloatingPointError("non-finite forces or stress during relaxation")
     atoms.set_constraint()
     record = RelaxationRecord(
-        converged=bool(result.converged),
-        # the observer records the start, every step and the end once more
-        steps=max(len(result.trajectory) - 2, 0),
+        converged=relaxed.converged,
+        steps=relaxed.steps,
         fmax=fmax,
         max_force=float(np.linalg.norm(forces, axis=1).max()) if len(forces) else 0.0,
         max_stress_gpa=float(np.abs(stress).max()) if relax_cell else None,

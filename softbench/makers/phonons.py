@@ -11,7 +11,6 @@ evaluate all displaced supercells with the same loaded model in one job.
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,8 +223,8 @@ def relax_primitive(
     primitive atom order).
     """
     from ase import Atoms
-    from ase.optimize import BFGS
-    from atomate2.ase.utils import AseRelaxer
+
+    from softbench.makers.relax import relax_atoms
 
     prim = ph.primitive
     atoms = Atoms(
@@ -236,36 +235,19 @@ def relax_primitive(
     )
     dft_volume = atoms.get_volume()
     dft_abc = atoms.cell.cellpar()[:3].tolist()
-    optimizers: list[BFGS] = []  # AseRelaxer keeps its optimizer; its step count is needed
-
-    def bfgs(target: Any, **kwargs: Any) -> BFGS:
-        optimizers.append(BFGS(target, logfile=None, **kwargs))
-        return optimizers[-1]
-
-    relaxer = AseRelaxer(
+    relaxed = relax_atoms(
+        atoms,
         calculator,
-        optimizer=bfgs,  # type: ignore[arg-type]  # any Optimizer factory is accepted
-        relax_cell=True,
+        fmax,
+        max_steps,
         fix_symmetry=fix_symmetry,
         symprec=max(ph.symmetry.tolerance, 1e-4),
     )
-    # the optimizer moves ``atoms`` itself (through the cell filter)
-    with warnings.catch_warnings():  # pymatgen cannot hold FixSymmetry in its Structure copy
-        warnings.filterwarnings("ignore", "Only FixAtoms and FixCartesian", UserWarning)
-        result = relaxer.relax(
-            atoms,
-            fmax=fmax,
-            steps=max_steps,
-            final_atoms_object_file=None,  # type: ignore[arg-type]  # None: write no file
-        )
-    optimizer = optimizers[-1] if optimizers else None  # none if max_steps <= 1
-    target = optimizer.atoms if optimizer is not None else atoms  # the cell filter
-    final = float(np.sqrt((target.get_forces() ** 2).sum(axis=1).max()))
     info = RelaxationInfo(
-        converged=bool(result.converged),
+        converged=relaxed.converged,
         fmax_target=fmax,
-        fmax_final=final,
-        steps=0 if optimizer is None else int(optimizer.nsteps),
+        fmax_final=relaxed.fmax_final,
+        steps=relaxed.steps,
         max_steps=max_steps,
         optimizer="BFGS",
         fix_symmetry=fix_symmetry,
