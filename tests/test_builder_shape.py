@@ -15,24 +15,10 @@ from softbench.builders.base import PairBuilder
 from softbench.builders.phonons import PHONON_BANDS, PHONONS, PhononBuilder
 from softbench.builders.softening import SOFTENING, SofteningBuilder
 from softbench.ingest import discover
-from softbench.models import ModelSpec, get_models, register
+from softbench.models import get_models
 from softbench.run import build_all, run_builder, run_flow
+from softbench.testing.calculators import register_springs as springs
 from softbench.workflows.forces import force_parity_flow
-
-SPRINGS = "softbench.testing.calculators.Springs"
-
-
-def springs(k: float) -> str:
-    name = f"springs-{k}"
-    spec = ModelSpec(
-        name=name,
-        family="ase",
-        version=str(k),
-        source="test springs",
-        options={"import_path": SPRINGS, "kwargs": {"k": k}},
-    )
-    register(spec, overwrite=True)
-    return name
 
 
 def frames(path, forces_of, materials=("cu-a", "cu-b"), n=6):

@@ -15,8 +15,9 @@ from ase.io import write
 from softbench.builders import SofteningBuilder, SofteningSummaryBuilder
 from softbench.ingest import discover
 from softbench.ingest.base import file_checksum
-from softbench.models import ModelSpec, get_models, register
+from softbench.models import get_models
 from softbench.run import run_builder, run_flow
+from softbench.testing.calculators import register_springs as springs
 from softbench.workflows.forces import force_parity_flow
 from softbench.workflows.reuse import existing_predictions, reusable_references
 
@@ -24,21 +25,6 @@ MID = "cu-x"
 LABEL = "extxyz:ref"
 GEOMETRY = "geometry differs from the reference (predicted on another version)"
 SPECIES = "species order differs between reference and model configuration"
-
-
-def springs(k: float) -> str:
-    name = f"springs-{k}"
-    register(
-        ModelSpec(
-            name=name,
-            family="ase",
-            version=str(k),
-            source="test springs",
-            options={"import_path": "softbench.testing.calculators.Springs", "kwargs": {"k": k}},
-        ),
-        overwrite=True,
-    )
-    return name
 
 
 def frame(seed: int, stiffness: float = 1.0, order=None):

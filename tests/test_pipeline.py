@@ -9,29 +9,13 @@ from ase.io import write
 from softbench.builders.softening import build_softening as softening_doc
 from softbench.ingest import discover
 from softbench.makers.forces import predict_reference
-from softbench.models import ModelSpec, get_models, register
+from softbench.models import get_models
 from softbench.models.evaluate import evaluate
 from softbench.run import build_all, run_flow
 from softbench.schemas import Configuration, ReferenceTaskDocument
+from softbench.testing.calculators import register_springs as springs
 from softbench.workflows.forces import force_parity_flow
 from softbench.workflows.reuse import existing_predictions, reusable_references
-
-SPRINGS = "softbench.testing.calculators.Springs"
-
-
-def springs(k: float) -> str:
-    name = f"springs-{k}"
-    register(
-        ModelSpec(
-            name=name,
-            family="ase",
-            version=str(k),
-            source="test springs",
-            options={"import_path": SPRINGS, "kwargs": {"k": k}},
-        ),
-        overwrite=True,
-    )
-    return name
 
 
 def cu_frames(path, materials=("cu-a", "cu-b"), n=3):

@@ -13,28 +13,14 @@ from ase.io import read, write
 
 from softbench.builders import SofteningBuilder, SofteningSummaryBuilder
 from softbench.ingest import discover
-from softbench.models import ModelSpec, get_models, register
+from softbench.models import get_models
 from softbench.run import run_builder, run_flow
+from softbench.testing.calculators import register_springs as _register_springs
 from softbench.workflows.forces import force_parity_flow
 
 MODEL_K = 1.0
 # material -> stiffness of its reference: scales near 0.8, 1.25 and 0.91
 STIFFNESS = {"m-soft": 1.25, "m-stiff": 0.8, "m-mid": 1.1}
-
-
-def _register_springs(k: float) -> str:
-    name = f"springs-{k}"
-    register(
-        ModelSpec(
-            name=name,
-            family="ase",
-            version=str(k),
-            source="test springs",
-            options={"import_path": "softbench.testing.calculators.Springs", "kwargs": {"k": k}},
-        ),
-        overwrite=True,
-    )
-    return name
 
 
 def build_softening(stores) -> tuple[int, int]:

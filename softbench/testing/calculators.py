@@ -45,3 +45,19 @@ class Springs(Calculator):
             ref = frac @ self.atoms.cell.array
         d = pos - ref
         self.results = {"energy": 0.5 * self.k * float((d * d).sum()), "forces": -self.k * d}
+
+
+def register_springs(k: float) -> str:
+    """Register (or replace) the model ``springs-<k>``: :class:`Springs` of stiffness k."""
+    from softbench.models import ModelSpec, register
+
+    name = f"springs-{k}"
+    spec = ModelSpec(
+        name=name,
+        family="ase",
+        version=str(k),
+        source="test springs",
+        options={"import_path": f"{__name__}.Springs", "kwargs": {"k": k}},
+    )
+    register(spec, overwrite=True)
+    return name
