@@ -3,7 +3,9 @@
 Per material: (VASP MPRelaxSet relaxation) -> NVT MD with a uMLIP -> frames, some
 strained -> VASP MPStaticSet static per frame -> reference -> model force parity.
 Runs locally with jobflow; VASP jobs need VASP (atomate2's ``VASP_CMD``) and
-POTCARs (pymatgen's ``PMG_VASP_PSP_DIR``). ``--no-dft`` samples frames only.
+POTCARs (pymatgen's ``PMG_VASP_PSP_DIR``). ``--dft cp2k`` computes the statics with
+CP2K instead (one job per material, no relaxation; ``cp2k.psmp`` on PATH, MPI ranks
+from SOFTBENCH_CP2K_RANKS, default 2). ``--no-dft`` samples frames only.
 """
 
 from __future__ import annotations
@@ -77,7 +79,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="high-energy-frames",
         help="with --no-dft: folder for <material>/<frame>.vasp files and frames.json",
     )
-    parser.add_argument("--label", default=None, help="reference label (default vasp:MPStaticSet)")
+    parser.add_argument(
+        "--dft",
+        choices=("vasp", "cp2k"),
+        default="vasp",
+        help="DFT code of the statics: vasp (atomate2, MPStaticSet; default) or cp2k (ASE "
+        "calculator, vetted GTH/MOLOPT settings; starts from the input structure)",
+    )
+    parser.add_argument(
+        "--label",
+        default=None,
+        help="reference label (default vasp:MPStaticSet; CP2K's comes from its settings)",
+    )
     parser.add_argument(
         "--work-dir", default="softbench-runs", help="folder for the job directories (VASP runs)"
     )
@@ -138,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
             strain=args.strain,
             equilibration=args.equilibration,
             seed=args.md_seed,
-            relax=dft and not args.no_relax,
+            relax=dft and args.dft == "vasp" and not args.no_relax,
         )
     except ValueError as exc:
         print(f"softbench: error: {exc}", file=sys.stderr)
@@ -146,7 +159,19 @@ def run(args: argparse.Namespace) -> int:
     from softbench.workflows.high_energy import high_energy_flow, reusable, sampling_keys
     from softbench.workflows.reuse import existing_predictions
 
-    label = args.label or "vasp:MPStaticSet"
+    cp2k = None
+    if dft and args.dft == "cp2k":
+        from softbench.makers.cp2k.settings import Cp2kSettings
+
+        cp2k = Cp2kSettings()
+        if args.label and args.label != cp2k.label():
+            print(
+                f"softbench: error: --label {args.label} with --dft cp2k: the CP2K reference "
+                f"label comes from its settings ({cp2k.label()})",
+                file=sys.stderr,
+            )
+            return 2
+    label = cp2k.label() if cp2k else (args.label or "vasp:MPStaticSet")
     stores = open_cli_stores(args)
     refs, frames = reusable(stores.jobs, sampling_keys(structures, sampling), label)
     skip = (
@@ -162,10 +187,18 @@ def run(args: argparse.Namespace) -> int:
         existing_frames=frames,
         skip=skip,
         device=args.device,
+        cp2k=cp2k,
     )
     _print_plan(structures, sampling, plan, dft, label, stores.spec)
     if args.dry_run:
         return 0
+    if plan.counts.get("cp2k statics"):
+        from softbench.makers.cp2k.high_energy import cp2k_problem
+
+        problem = cp2k_problem()
+        if problem:
+            print(f"softbench: error: {problem}", file=sys.stderr)
+            return 2
     if plan.counts.get("dft static") or plan.counts.get("relax"):
         problem = vasp_problem()
         if problem:

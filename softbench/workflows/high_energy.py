@@ -1,4 +1,4 @@
-"""High-energy-state flow: MD sampling, VASP statics, reference, model jobs.
+"""High-energy-state flow: MD sampling, DFT statics (VASP or CP2K), reference, model jobs.
 
 Work already in the store is reused: a material with a successful reference of
 the same sampling (settings and starting structure) and label only gets the model
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobflow import Flow, Job, JobStore, OnMissing, OutputReference
 from pymatgen.core import Structure
@@ -29,6 +29,9 @@ from softbench.makers.vasp.high_energy import (
 )
 from softbench.models import ModelSpec, get_model
 from softbench.schemas.base import HIGH_ENERGY_FRAMES, REFERENCE, doc_type_query
+
+if TYPE_CHECKING:
+    from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.schemas.high_energy import TASK, HighEnergySampling
 from softbench.workflows.forces import model_job
 from softbench.workflows.reuse import newest_matching
@@ -98,6 +101,7 @@ def high_energy_flow(
     skip: set[tuple[str, str]] | None = None,
     device: str | None = None,
     show_progress: bool = True,
+    cp2k: Cp2kSettings | None = None,
 ) -> tuple[Flow, HighEnergyPlan]:
     """Build the flow and its plan.
 
@@ -106,10 +110,16 @@ def high_energy_flow(
     later run with DFT and the same settings starts from them. ``existing_*`` map
     material ids to uuids of stored references/frames (see :func:`reusable`);
     ``skip`` holds (material, model) pairs already predicted.
+
+    ``cp2k`` (settings) computes the DFT statics with CP2K instead of VASP: one job
+    per material computes all its frames (no relaxation: ``sampling.relax`` must be
+    False); ``label`` should then be ``cp2k.label()``.
     """
     sampling = sampling or HighEnergySampling()
     if not dft and sampling.relax:
         raise ValueError("the relaxation is a VASP job: sampling without DFT needs relax=False")
+    if cp2k is not None and sampling.relax:
+        raise ValueError("CP2K statics start from the input structure: they need relax=False")
     existing_references = existing_references or {}
     existing_frames = existing_frames or {}
     skip = skip or set()
@@ -156,25 +166,49 @@ def high_energy_flow(
         plan.frames_uuid[mid] = frames_uuid
         if not dft:
             continue
-        statics = []
-        for k in range(sampling.n_frames):
-            cid = frame_id(k)
-            static = _make(static_maker(mid, cid), frames_output.frames[k].structure)
-            _tag(static, mid, "dft static", configuration_id=cid)
-            statics.append(static)
-        collector = HighEnergyReferenceMaker(name=f"reference {mid}", label=label).make(
-            frames_output, [s.output for s in statics], mid, key
-        )
-        # Failed VASP runs arrive as None and are excluded with the reason.
-        collector.config.on_missing_references = OnMissing.NONE
-        _tag(collector, mid, "reference")
-        jobs += [*statics, collector]
-        plan.count("dft static", len(statics))
-        plan.count("reference")
+        if cp2k is not None:
+            collector = _cp2k_collector(cp2k, mid, frames_output, key, label)
+            jobs.append(collector)
+            plan.count("cp2k statics")
+            plan.count("reference")
+        else:
+            statics = []
+            for k in range(sampling.n_frames):
+                cid = frame_id(k)
+                static = _make(static_maker(mid, cid), frames_output.frames[k].structure)
+                _tag(static, mid, "dft static", configuration_id=cid)
+                statics.append(static)
+            collector = HighEnergyReferenceMaker(name=f"reference {mid}", label=label).make(
+                frames_output, [s.output for s in statics], mid, key
+            )
+            # Failed VASP runs arrive as None and are excluded with the reason.
+            collector.config.on_missing_references = OnMissing.NONE
+            _tag(collector, mid, "reference")
+            jobs += [*statics, collector]
+            plan.count("dft static", len(statics))
+            plan.count("reference")
         for spec in models:
             jobs.append(model_job(spec, collector.output, collector.uuid, mid, device, TASK))
             plan.count("model")
     return Flow(jobs, name=f"softbench {TASK}"), plan
+
+
+def _cp2k_collector(
+    settings: Cp2kSettings, material_id: str, frames_output: Any, key: str, label: str
+) -> Job:
+    """One CP2K job: validation, then every frame of the material, then the reference."""
+    from softbench.makers.cp2k.high_energy import Cp2kHighEnergyMaker
+
+    if label != settings.label():
+        raise ValueError(
+            f"CP2K reference label {label!r} is not the settings' {settings.label()!r}"
+        )
+    collector = Cp2kHighEnergyMaker(name=f"cp2k statics {material_id}", settings=settings).make(
+        frames_output, material_id, key
+    )
+    collector.config.on_missing_references = OnMissing.NONE
+    _tag(collector, material_id, "cp2k statics")
+    return collector
 
 
 def _make(maker: Any, *args: Any) -> Job:

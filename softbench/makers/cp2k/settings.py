@@ -1,0 +1,179 @@
+"""CP2K settings for softbench's DFT statics: vetted per-element kinds and numerics.
+
+Every element CP2K may be used for has an entry in :data:`VETTED_KINDS`: a GTH
+pseudopotential, a MOLOPT basis set made for that pseudopotential (same valence) and
+the data file holding the basis. An entry is added only after the element passed the
+maker's validation (zero-sum of forces and a finite-difference check of one force
+component on a small distorted cell) with these settings. A pseudopotential/basis pair
+that fails it (Mg GTH-PBE-q10 with DZVP-MOLOPT-SR-GTH broke the zero-sum rule at
+500 Ry) is not vetted. All files are CP2K's own data directory (``cp2k-data``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+DEFAULT_RANKS = 2  # SOFTBENCH_CP2K_RANKS
+
+
+class Cp2kKind(BaseModel):
+    """Pseudopotential and basis set of one element."""
+
+    potential: str = Field(description="GTH pseudopotential name, e.g. GTH-PBE-q4")
+    basis: str = Field(description="basis set name, e.g. DZVP-MOLOPT-SR-GTH")
+    basis_file: str = Field("BASIS_MOLOPT", description="CP2K data file with the basis")
+    potential_file: str = "GTH_POTENTIALS"
+
+    @property
+    def valence(self) -> int:
+        """Valence electrons of the pseudopotential (the ``qN`` suffix)."""
+        return int(self.potential.rsplit("-q", 1)[1])
+
+
+def _kind(q: int, basis: str = "DZVP-MOLOPT-SR-GTH", basis_file: str = "BASIS_MOLOPT") -> Cp2kKind:
+    return Cp2kKind(potential=f"GTH-PBE-q{q}", basis=basis, basis_file=basis_file)
+
+
+#: Elements checked with the validation of :mod:`softbench.makers.cp2k.high_energy`
+#: (zero-sum and finite-difference force checks pass at the default settings).
+VETTED_KINDS: dict[str, Cp2kKind] = {
+    "Si": _kind(4),
+    "O": _kind(6),
+    "Mg": _kind(2, "DZVP-MOLOPT-SR-GTH-q2", "BASIS_MOLOPT_UCL"),
+    "Li": _kind(3),
+    "Ga": _kind(13),
+    "As": _kind(5),
+}
+
+
+class Cp2kSettings(BaseModel):
+    """Numerics of a CP2K energy+forces+stress calculation (Quickstep GPW).
+
+    ``kspacing`` is the largest reciprocal-lattice spacing of the Monkhorst-Pack grid,
+    2π included (0.3 Å⁻¹ gives 4x4x4 for the 8-atom Si cell). Fermi-Dirac smearing at
+    ``electronic_temperature`` (the MD temperature of the benchmark) keeps the SCF of
+    hot, strained frames stable; forces are derivatives of the Mermin free energy,
+    which is the energy CP2K reports.
+    """
+
+    xc: str = "PBE"
+    cutoff_ry: float = 500.0
+    rel_cutoff_ry: float = 60.0
+    kspacing: float = Field(0.3, description="1/Å, 2π included")
+    electronic_temperature: float = Field(1000.0, description="K, Fermi-Dirac")
+    eps_scf: float = 1e-7
+    max_scf: int = 100
+    kinds: dict[str, Cp2kKind] = Field(default_factory=lambda: dict(VETTED_KINDS))
+
+    def settings_hash(self) -> str:
+        """SHA-256 of everything that changes the numbers (first 8 characters in labels)."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def label(self) -> str:
+        """Reference label, e.g. ``cp2k:pbe-dzvp-500ry-1a2b3c4d``."""
+        bases = {k.basis.split("-")[0].lower() for k in self.kinds.values()}
+        basis = "-".join(sorted(bases)) or "nobasis"
+        return f"cp2k:{self.xc.lower()}-{basis}-{self.cutoff_ry:g}ry-{self.settings_hash()[:8]}"
+
+    def missing(self, elements: Iterable[str]) -> list[str]:
+        """Elements without a kind entry."""
+        return sorted(set(elements) - set(self.kinds))
+
+    def kpoints(self, cell: np.ndarray) -> tuple[int, int, int]:
+        """Monkhorst-Pack grid for a cell (rows are lattice vectors, Å)."""
+        reciprocal = 2 * math.pi * np.linalg.inv(np.asarray(cell, float)).T
+        n = [max(1, math.ceil(float(np.linalg.norm(b)) / self.kspacing - 1e-9)) for b in reciprocal]
+        return n[0], n[1], n[2]
+
+    def input(
+        self,
+        elements: Iterable[str],
+        kpoints: tuple[int, int, int] | None,
+        n_electrons: int,
+        eps_scf: float | None = None,
+    ) -> str:
+        """CP2K input (without cell and coordinates, which ASE writes).
+
+        ``kpoints=None`` computes at the Γ point only.
+        """
+        elements = sorted(set(elements))
+        kinds = {e: self.kinds[e] for e in elements}
+        files = sorted({k.basis_file for k in kinds.values()})
+        potentials = sorted({k.potential_file for k in kinds.values()})
+        added_mos = max(8, math.ceil(0.3 * n_electrons / 2))
+        lines = ["&FORCE_EVAL", "  &DFT"]
+        lines += [f"    BASIS_SET_FILE_NAME {f}" for f in files]
+        lines += [f"    POTENTIAL_FILE_NAME {f}" for f in potentials]
+        lines += [
+            "    &MGRID",
+            f"      CUTOFF {self.cutoff_ry:g}",
+            f"      REL_CUTOFF {self.rel_cutoff_ry:g}",
+            "    &END MGRID",
+        ]
+        if kpoints is not None:
+            grid = " ".join(str(k) for k in kpoints)
+            lines += ["    &KPOINTS", f"      SCHEME MONKHORST-PACK {grid}", "    &END KPOINTS"]
+        lines += [
+            "    &SCF",
+            f"      EPS_SCF {eps_scf or self.eps_scf:.3e}",
+            f"      MAX_SCF {self.max_scf}",
+            f"      ADDED_MOS {added_mos}",
+            "      &SMEAR ON",
+            "        METHOD FERMI_DIRAC",
+            f"        ELECTRONIC_TEMPERATURE [K] {self.electronic_temperature:g}",
+            "      &END SMEAR",
+            "      &DIAGONALIZATION ON",
+            "        ALGORITHM STANDARD",
+            "      &END DIAGONALIZATION",
+            "      &MIXING",
+            "        METHOD BROYDEN_MIXING",
+            "        ALPHA 0.2",
+            "        NBROYDEN 8",
+            "      &END MIXING",
+            "    &END SCF",
+            "    &XC",
+            f"      &XC_FUNCTIONAL {self.xc}",
+            "      &END XC_FUNCTIONAL",
+            "    &END XC",
+            "  &END DFT",
+            "  &SUBSYS",
+        ]
+        for element, kind in kinds.items():
+            lines += [
+                f"    &KIND {element}",
+                f"      BASIS_SET {kind.basis}",
+                f"      POTENTIAL {kind.potential}",
+                "    &END KIND",
+            ]
+        lines += ["  &END SUBSYS", "&END FORCE_EVAL"]
+        return "\n".join(lines) + "\n"
+
+    def n_electrons(self, symbols: Iterable[str]) -> int:
+        """Valence electrons of a configuration."""
+        return sum(self.kinds[s].valence for s in symbols)
+
+    def describe(self) -> dict[str, object]:
+        """``dft_settings`` of the reference document."""
+        return {
+            "code": "cp2k",
+            "functional": self.xc,
+            "cutoff_ry": self.cutoff_ry,
+            "rel_cutoff_ry": self.rel_cutoff_ry,
+            "kspacing": self.kspacing,
+            "smearing": f"Fermi-Dirac {self.electronic_temperature:g} K",
+            "eps_scf": self.eps_scf,
+            "max_scf": self.max_scf,
+            "settings_hash": self.settings_hash(),
+        }
+
+
+def used_kinds(settings: Cp2kSettings, elements: Iterable[str]) -> Mapping[str, Cp2kKind]:
+    """The kinds of ``elements`` (KeyError for a missing one)."""
+    return {e: settings.kinds[e] for e in sorted(set(elements))}
