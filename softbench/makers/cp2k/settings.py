@@ -20,6 +20,7 @@ C          GTH-PBE-q4, DZVP-MOLOPT-SR-GTH        1.7e-3      -1.56921 / -1.57225
 Ge         GTH-PBE-q4, DZVP-MOLOPT-SR-GTH        5e-5        -3.16825 / -3.16893
 P          GTH-PBE-q5, DZVP-MOLOPT-SR-GTH        3e-4        -2.10835 / -2.10998
 Li+Mg+Si   (3-atom cell)                         8e-4        -0.56200 / -0.56209
+Al+Ge+P+Si (4-atom cell)                         8e-7        -2.73742 / -2.73794
 =========  ====================================  ==========  ====================
 
 Refused by the same check at 500 Ry, hence not vetted: Mg GTH-PBE-q10 (sum 7.7 eV/Å),
