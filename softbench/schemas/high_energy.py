@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pymatgen.core import Structure
@@ -98,6 +98,16 @@ class SampledFrame(BaseModel):
         None, description="MD model's energy of the unstrained frame, eV"
     )
     structure: Structure
+
+    def label_metadata(self, md_model: str) -> dict[str, Any]:
+        """Where a DFT-labelled configuration of this frame came from."""
+        return {
+            "md_step": self.md_step,
+            "time_fs": self.time_fs,
+            "strain": self.strain,
+            "md_model": md_model,
+            "md_energy": self.md_energy,
+        }
 
 
 class HighEnergyFramesDocument(TaskDocument):

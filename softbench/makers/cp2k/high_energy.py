@@ -370,11 +370,7 @@ def cp2k_reference(
                     forces=result.forces,
                     stress=result.stress,
                     metadata={
-                        "md_step": frame.md_step,
-                        "time_fs": frame.time_fs,
-                        "strain": frame.strain,
-                        "md_model": frames.sampling.md_model,
-                        "md_energy": frame.md_energy,
+                        **frame.label_metadata(frames.sampling.md_model),
                         "kpoints": list(kpoints),
                     },
                 )

@@ -165,13 +165,7 @@ def collect_reference(
                 energy=task["output"].get("energy"),
                 forces=task["output"].get("forces"),
                 stress=None if stress is None else -np.asarray(stress) * KBAR_TO_EV_A3,
-                metadata={
-                    "md_step": frame.md_step,
-                    "time_fs": frame.time_fs,
-                    "strain": frame.strain,
-                    "md_model": frames.sampling.md_model,
-                    "md_energy": frame.md_energy,
-                },
+                metadata=frame.label_metadata(frames.sampling.md_model),
             )
         )
         if task.get("dir_name"):
