@@ -7,7 +7,18 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from softbench.cli import build, demo, elastic, forces, high_energy, models, phonons, query, report
+from softbench.cli import (
+    build,
+    demo,
+    elastic,
+    export,
+    forces,
+    high_energy,
+    models,
+    phonons,
+    query,
+    report,
+)
 
 TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic]
 
@@ -27,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     build.register(sub)
     demo.register(sub)
     query.register(sub)
+    export.register(sub)
     report.register(sub)
     return parser
 
@@ -48,13 +60,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_input_error(exc: Exception) -> bool:
+    from softbench.export import ExportError
     from softbench.ingest.base import ReferenceFormatError
     from softbench.models.errors import ModelError
     from softbench.shared_data import DataUnavailableError
     from softbench.stores import StoreConfigError
 
     return isinstance(
-        exc, ReferenceFormatError | ModelError | StoreConfigError | DataUnavailableError
+        exc,
+        ReferenceFormatError | ModelError | StoreConfigError | DataUnavailableError | ExportError,
     )
 
 

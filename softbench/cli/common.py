@@ -128,7 +128,7 @@ def split(value: str | None) -> list[str] | None:
 
 
 # subcommands that only read: they never create a store
-READ_ONLY_COMMANDS = ("query", "report")
+READ_ONLY_COMMANDS = ("query", "report", "export")
 
 
 def open_cli_stores(args: argparse.Namespace, create: bool | None = None) -> Any:
