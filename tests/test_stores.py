@@ -123,3 +123,27 @@ def test_busy_store_lock_times_out_with_a_store_error(tmp_path, monkeypatch):
         assert waiter._fd is None
     with waiter.shared():
         assert waiter._mode == fcntl.LOCK_SH
+
+
+def test_timed_out_upgrade_keeps_the_outer_shared_lock(tmp_path, monkeypatch):
+    import fcntl
+
+    from softbench.stores import StoreUnavailableError
+    from softbench.stores.monty import StoreLock
+
+    monkeypatch.setenv("SOFTBENCH_STORE_LOCK_TIMEOUT", "0.2")
+    reader, other = StoreLock(tmp_path), StoreLock(tmp_path)
+    with other.shared(), reader.shared():
+        with pytest.raises(StoreUnavailableError, match="busy"), reader.exclusive():
+            pass
+        assert reader._depth == 1 and reader._fd is not None  # still inside its read
+        fd = os.open(reader.path, os.O_RDWR)
+        with pytest.raises(BlockingIOError):  # the read is still protected
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(fd)
+    assert reader._depth == 0 and reader._fd is None
+    with reader.exclusive():  # and the lock works as before afterwards
+        fd = os.open(reader.path, os.O_RDWR)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        os.close(fd)

@@ -127,7 +127,10 @@ class StoreLock:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
             if time.monotonic() > deadline:
-                self._release()
+                if self._depth == 0:
+                    self._release()
+                else:  # a failed upgrade may have dropped the shared lock: take it back
+                    fcntl.flock(self._fd, self._mode)
                 raise StoreLockError(
                     f"store {self.path.parent} is busy: another process held its lock "
                     f"for more than {timeout:g} s"
