@@ -35,12 +35,18 @@ def naive(value: Any) -> Any:
 class PairBuilder(Builder):
     """One analysis document per (prediction, reference) pair that is new or changed.
 
-    Subclasses set ``document_class`` and implement :meth:`pairs` (items with ``key``,
-    ``prediction_uuid``, ``reference_uuid`` and any extra fields) and :meth:`document`.
-    Items sharing a reference are processed together (the reference is loaded once
-    and :meth:`documents` may reuse work across its models). ``processed`` lists the
-    keys written, filled by ``update_targets`` in the main process.
+    Subclasses set ``document_class`` and ``reference_class`` and implement
+    :meth:`pairs` (items with ``key``, ``prediction_uuid``, ``reference_uuid`` and any
+    extra fields) and :meth:`document`. Items sharing a reference are processed
+    together: the reference is loaded and validated once, and :meth:`documents` may
+    reuse work across its models. A job output missing from the store becomes that
+    pair's failure document. ``processed`` lists the keys written, filled by
+    ``update_targets`` in the main process. ``version`` is the analysis version: a
+    document built by an older one is rebuilt (raise it when a change of the
+    analysis should reach stored documents).
     """
+
+    version = 1
 
     def __init__(
         self,
@@ -61,11 +67,12 @@ class PairBuilder(Builder):
         """Candidate items: newest prediction per key with its reference uuid."""
         raise NotImplementedError
 
-    def document(self, reference: dict[str, Any] | None, item: dict[str, Any]) -> BaseModel:
-        """The analysis document of one loaded pair (``item["prediction"]``)."""
+    def document(self, reference: Any, item: dict[str, Any]) -> BaseModel:
+        """The analysis document of one pair (validated reference or None, ``item``)."""
         raise NotImplementedError
 
     document_class: type[BaseModel]  # the analysis document, keyed task|material|model|label
+    reference_class: type[BaseModel]  # the reference task document
 
     def failure(self, item: dict[str, Any], reason: str) -> BaseModel:
         """The document recorded when :meth:`document` raised (it still names its pair)."""
@@ -82,37 +89,38 @@ class PairBuilder(Builder):
             reason=reason,
         )
 
-    def documents(
-        self, reference: dict[str, Any] | None, items: list[dict[str, Any]]
-    ) -> list[BaseModel]:
+    def documents(self, reference: Any, items: list[dict[str, Any]]) -> list[BaseModel]:
         """Documents of all pairs that share one reference (override to share work)."""
         return [self.safely(self.document, reference, item) for item in items]
 
     # -- shared machinery -------------------------------------------------------
 
-    def safely(self, func: Any, reference: dict[str, Any] | None, item: dict[str, Any]) -> Any:
+    def safely(self, func: Any, reference: Any, item: dict[str, Any]) -> Any:
         """``func(reference, item)``; an unexpected error becomes a failure document."""
+        if "missing" in item:
+            return self.failure(item, item["missing"])
         try:
             return func(reference, item)
         except Exception as exc:
             logger.exception("%s failed on %s", type(self).__name__, item["key"])
             return self.failure(item, f"{type(exc).__name__}: {exc}")
 
-    def built(self) -> dict[str, tuple[Any, Any]]:
-        """Map key -> (prediction_uuid, reference_uuid) of the documents already built."""
-        props = ["key", "prediction_uuid", "reference_uuid"]
+    def built(self) -> dict[str, tuple[Any, Any, Any]]:
+        """Map key -> (prediction_uuid, reference_uuid, analysis version) of built documents."""
+        props = ["key", "prediction_uuid", "reference_uuid", "analysis_version"]
         return {
-            d["key"]: (d.get("prediction_uuid"), d.get("reference_uuid"))
+            d["key"]: (d.get("prediction_uuid"), d.get("reference_uuid"), d.get("analysis_version"))
             for d in self.target.query({}, properties=props)
         }
 
     def pending(self) -> list[dict[str, Any]]:
-        """Pairs whose (prediction, reference) differs from the built document's."""
+        """Pairs that are new, changed, or built by an older analysis version."""
         built = self.built()
         return [
             item
             for item in self.pairs()
-            if built.get(item["key"]) != (item["prediction_uuid"], item["reference_uuid"])
+            if built.get(item["key"])
+            != (item["prediction_uuid"], item["reference_uuid"], self.version)
         ]
 
     def get_items(self) -> Iterator[dict[str, Any]]:
@@ -128,17 +136,34 @@ class PairBuilder(Builder):
             outputs = load_outputs(self.jobs, uuids)
             for ref_uuid, items in chunk:
                 for item in items:
-                    item["prediction"] = _output(outputs, item["prediction_uuid"])
+                    item["prediction"] = outputs.get(item["prediction_uuid"])
+                    if item["prediction"] is None:
+                        item["missing"] = f"no job output {item['prediction_uuid']} (prediction)"
+                    elif ref_uuid and ref_uuid not in outputs:
+                        item["missing"] = f"no job output {ref_uuid} (reference)"
                 yield {
                     "reference_uuid": ref_uuid,
-                    "reference": _output(outputs, ref_uuid) if ref_uuid else None,
+                    "reference": outputs.get(ref_uuid) if ref_uuid else None,
                     "items": items,
                 }
 
     def process_item(self, group: dict[str, Any]) -> list[dict[str, Any]]:
         """Documents of one reference's pending pairs (no store access, no state)."""
-        docs = self.documents(group["reference"], group["items"])
-        return [d.model_dump(mode="python") for d in docs]
+        items, reference = group["items"], group["reference"]
+        try:
+            if reference is not None:
+                reference = self.reference_class.model_validate(reference)
+        except Exception as exc:  # an unreadable reference fails its pairs, not the build
+            reason = f"reference unreadable: {type(exc).__name__}: {exc}"
+            docs = [self.failure(item, reason) for item in items]
+        else:
+            docs = self.documents(reference, items)
+        return [self.stamp(d).model_dump(mode="python") for d in docs]
+
+    def stamp(self, doc: Any) -> Any:
+        """Record the analysis version on a document (override for wrapped documents)."""
+        doc.analysis_version = self.version
+        return doc
 
     def update_targets(self, items: list[list[dict[str, Any]]]) -> None:
         """Upsert by key."""
@@ -146,12 +171,6 @@ class PairBuilder(Builder):
         if docs:
             self.target.update(docs, key="key")
             self.processed.extend(d["key"] for d in docs)
-
-
-def _output(outputs: dict[str, dict[str, Any]], uuid: str) -> dict[str, Any]:
-    if uuid not in outputs:
-        raise KeyError(f"no job output with uuid {uuid}")
-    return outputs[uuid]
 
 
 class GroupSummaryBuilder(Builder):

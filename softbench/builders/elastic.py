@@ -44,6 +44,7 @@ class ElasticBuilder(PairBuilder):
     """Model against DFT moduli, one document per (material, model, reference)."""
 
     document_class = ElasticSofteningDocument
+    reference_class = ElasticReferenceDocument
 
     def __init__(self, jobs: JobStore, elastic: Store, **kwargs: Any):
         self.elastic = elastic
@@ -68,11 +69,10 @@ class ElasticBuilder(PairBuilder):
                 ref_uuid = ref.uuid if ref else None
             yield {"key": key, "prediction_uuid": pred.uuid, "reference_uuid": ref_uuid}
 
-    def document(self, reference: dict[str, Any] | None, item: dict[str, Any]) -> BaseModel:
+    def document(self, reference: Any, item: dict[str, Any]) -> BaseModel:
         """Compare one prediction with its reference."""
         pred = ElasticPredictionDocument.model_validate(item["prediction"])
-        ref = None if reference is None else ElasticReferenceDocument.model_validate(reference)
-        return compare(pred, ref, item)
+        return compare(pred, reference, item)
 
 
 def compare(

@@ -72,6 +72,8 @@ def modes_for(task: str | None) -> list[str]:
 class PhononBuilder(PairBuilder):
     """Force constants, frequencies and heat capacity of DFT and model; their ratios."""
 
+    reference_class = ReferenceTaskDocument
+
     def __init__(
         self,
         jobs: JobStore,
@@ -133,14 +135,14 @@ class PhononBuilder(PairBuilder):
             )
         }
 
-    def documents(self, reference: dict[str, Any] | None, items: list[dict[str, Any]]) -> list[Any]:
+    def documents(self, reference: Any, items: list[dict[str, Any]]) -> list[Any]:
         """Phonon and band documents of every model of one reference (DFT phonons once)."""
-        ref = None if reference is None else ReferenceTaskDocument.model_validate(reference)
+        ref = reference
 
         @cache
         def dft() -> DftPhonons | str:  # computed once, only if a model needs it
             try:
-                return dft_phonons(ref)  # type: ignore[arg-type]
+                return dft_phonons(ref)
             except Exception as exc:
                 return f"phonon calculation failed: DFT phonons: {type(exc).__name__}: {exc}"
 
@@ -161,9 +163,14 @@ class PhononBuilder(PairBuilder):
 
     def failure(self, item: dict[str, Any], reason: str) -> BaseModel:
         """A failed document that still names its pair."""
-        _, mid, model, label = item["key"].split("|")
+        _, mid, model, label = item["key"].split("|", 3)
         doc = _new_doc(item, mid, None, model, label)
         return PhononResult(phonon=doc.with_failure(reason), bands=None)
+
+    def stamp(self, doc: Any) -> Any:
+        """The version goes on the phonon document inside the result."""
+        super().stamp(doc.phonon)
+        return doc
 
     def update_targets(self, items: list[list[dict[str, Any]]]) -> None:
         """Upsert phonon and band documents by key."""

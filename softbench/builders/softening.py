@@ -36,6 +36,7 @@ class SofteningBuilder(PairBuilder):
     """Pair reference and model forces by (task, material, configuration)."""
 
     document_class = SofteningDocument
+    reference_class = ReferenceTaskDocument
 
     def __init__(
         self,
@@ -60,11 +61,10 @@ class SofteningBuilder(PairBuilder):
                 "reference_uuid": ref.uuid if ref else None,
             }
 
-    def document(self, reference: dict[str, Any] | None, item: dict[str, Any]) -> BaseModel:
+    def document(self, reference: Any, item: dict[str, Any]) -> BaseModel:
         """The softening document of one (material, model) pair."""
         pred = PredictionTaskDocument.model_validate(item["prediction"])
-        ref = None if reference is None else ReferenceTaskDocument.model_validate(reference)
-        return build_softening(pred, ref, item, self.n_bootstrap)
+        return build_softening(pred, reference, item, self.n_bootstrap)
 
 
 def build_softening(
@@ -135,7 +135,7 @@ def summarize(docs: list[SofteningDocument]) -> SofteningSummaryDocument:
     first = docs[0]
     ok = [d for d in docs if d.state == "successful" and d.softening_scale is not None]
     flagged = [d for d in docs if d.state == "flagged"]
-    failed = [d for d in docs if d not in ok and d not in flagged]
+    failed = [d for d in docs if d.state == "failed" or (d.state == "successful" and d not in ok)]
     scales = np.array([d.softening_scale for d in ok], dtype=float)
     return SofteningSummaryDocument(
         key=f"{first.task}|{first.model}|{first.reference}",

@@ -103,6 +103,9 @@ class AnalysisDocument(Outcome):
     reference: str
     reference_uuid: str | None = None
     prediction_uuid: str | None = None
+    analysis_version: int | None = Field(
+        None, description="version of the builder's analysis (older ones are rebuilt)"
+    )
     last_updated: datetime = Field(default_factory=utcnow)
 
     @classmethod
