@@ -86,6 +86,13 @@ QUERIES: dict[str, QuerySpec] = {
         "fraction_softened k_mae_gpa g_mae_gpa",
         sort="model reference",
     ),
+    "correction": query_spec(
+        "correction",
+        "material_id model correction c n_labels n_test softening_scale_before "
+        "softening_scale_after force_mae_before force_mae_after force_cmae_before "
+        "force_cmae_after warnings",
+        sort="model correction material_id",
+    ),
 }
 
 

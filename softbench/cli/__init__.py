@@ -9,6 +9,7 @@ from typing import Any
 
 from softbench.cli import (
     build,
+    correct,
     demo,
     elastic,
     export,
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.register(sub)
     query.register(sub)
     export.register(sub)
+    correct.register(sub)
     report.register(sub)
     return parser
 

@@ -62,7 +62,9 @@ def environment_python(environment: str) -> str | None:
 
 def load_predictor(spec: ModelSpec, device: str | None = None) -> Predictor:
     """Load a model once per process (small LRU cache keyed by name and device)."""
-    key = (spec.name, device)
+    # a re-registered correction keeps its name but not its c: key corrections by c too
+    name = spec.name if spec.family != "corrected" else f"{spec.name}@{spec.options['c']!r}"
+    key = (name, device)
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]

@@ -79,8 +79,11 @@ def is_builtin(spec: ModelSpec) -> bool:
 
 
 def known_models() -> list[ModelSpec]:
-    """All registered models."""
-    return list(_REGISTRY.values())
+    """All registered models, including linear corrections saved by earlier processes."""
+    from softbench.models.corrections import stored_corrections
+
+    stored = [s for s in stored_corrections() if s.name not in _REGISTRY]
+    return list(_REGISTRY.values()) + stored
 
 
 def get_model(name: str) -> ModelSpec:
@@ -88,12 +91,17 @@ def get_model(name: str) -> ModelSpec:
     name = name.strip()
     if name in _REGISTRY:
         return _REGISTRY[name]
+    from softbench.models.corrections import find_correction
+
+    corrected = find_correction(name)
+    if corrected is not None:
+        return corrected
     if name.startswith("ase:"):
         return _ase_spec(name)
     path = Path(name).expanduser()
     if path.exists():
         return spec_from_path(path)
-    raise UnknownModelError(name, _REGISTRY)
+    raise UnknownModelError(name, {s.name: s for s in known_models()})
 
 
 def get_models(names: str | list[str]) -> list[ModelSpec]:

@@ -22,6 +22,7 @@ BACKENDS = {
     "sevennet": "softbench.models.backends.sevennet",
     "mace": "softbench.models.backends.mace",
     "ase": "softbench.models.backends.ase",
+    "corrected": "softbench.models.backends.corrected",
 }
 
 
@@ -94,6 +95,7 @@ class ModelSpec:
             source=self.provenance_source(),
             weights_sha256=self.weights_sha256(),
             environment=self.environment,
+            correction=self.correction(),
         )
 
     def safe_provenance(self) -> ModelProvenance:
@@ -110,7 +112,15 @@ class ModelSpec:
                 package=self.package,
                 source=self.source,
                 environment=self.environment,
+                correction=self.correction(),
             )
+
+    def correction(self) -> dict[str, Any] | None:
+        """A linear correction's c, label configurations and source (None otherwise)."""
+        info = self.options.get("correction")
+        if info is None:
+            return None
+        return {**info, "c": self.options.get("c"), "base": self.options["base"]["name"]}
 
     def provenance_source(self) -> str:
         """``source`` plus what the backend did to the weights (e.g. a convention fix)."""

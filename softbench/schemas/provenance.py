@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -20,6 +21,10 @@ class ModelProvenance(BaseModel):
     source: str
     weights_sha256: str | None = None
     environment: str = "default"
+    correction: dict[str, Any] | None = Field(
+        None,
+        description="linear correction (c, base model, label configurations and source)",
+    )
 
 
 def utcnow() -> datetime:
