@@ -148,6 +148,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.4g}"
     if isinstance(value, list | tuple):
+        if not value:
+            return ""
         return "[" + ", ".join(_cell(v) for v in value) + "]"
     return str(value)
 

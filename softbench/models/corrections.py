@@ -40,7 +40,7 @@ def correction_spec(base: ModelSpec, label: str, c: float, info: dict[str, Any])
         name=correction_name(base.name, label),
         family="corrected",
         version=base.version,
-        source=f"{base.source}; linear correction c={c:.6g}",
+        source=base.source,  # the provenance adds the correction (backend note)
         package=base.package,
         environment=base.environment,
         description=f"{base.name} with E, F, stress scaled by c={c:.6g} ({label})",
