@@ -7,6 +7,7 @@ named by SOFTBENCH_ENV_MACE, as a workflow would.
 """
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -169,7 +170,10 @@ def test_flow_routes_mace_jobs_to_their_environment(mace_file, stores, tmp_path)
     run_flow(flow, stores, log=False)
     build_all(stores)
     (doc,) = stores.collection("softening").query({})
-    assert doc["state"] == "successful", doc.get("reason")
+    # The model has random weights: its parity is computed, and whether its slope
+    # carries signal depends on those weights, so "flagged" is as right as "successful".
+    assert doc["state"] in ("successful", "flagged"), doc.get("reason")
+    assert math.isfinite(doc["softening_scale"]) and doc["n_components"] == 3 * len(atoms)
     assert doc["model_provenance"]["environment"] == "mace"
 
 
