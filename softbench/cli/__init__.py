@@ -13,6 +13,7 @@ from softbench.cli import (
     demo,
     elastic,
     export,
+    finetune,
     forces,
     high_energy,
     models,
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     query.register(sub)
     export.register(sub)
     correct.register(sub)
+    finetune.register(sub)
     report.register(sub)
     return parser
 
@@ -63,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _is_input_error(exc: Exception) -> bool:
     from softbench.export import ExportError
+    from softbench.finetune import FinetuneError
     from softbench.ingest.base import ReferenceFormatError
     from softbench.models.errors import ModelError
     from softbench.shared_data import DataUnavailableError
@@ -70,7 +73,12 @@ def _is_input_error(exc: Exception) -> bool:
 
     return isinstance(
         exc,
-        ReferenceFormatError | ModelError | StoreConfigError | DataUnavailableError | ExportError,
+        ReferenceFormatError
+        | ModelError
+        | StoreConfigError
+        | DataUnavailableError
+        | ExportError
+        | FinetuneError,
     )
 
 

@@ -61,6 +61,7 @@ def read(item: SourceItem) -> tuple[list[Configuration], dict[str, Any], str | N
         counter[item.material_id] += 1
         conf_id = next((str(atoms.info[k]) for k in ID_KEYS if k in atoms.info), None)
         forces, energy = _labels(atoms)
+        stress = _stress(atoms)
         structure = AseAtomsAdaptor.get_structure(atoms)
         confs.append(
             Configuration.from_structure(
@@ -68,10 +69,24 @@ def read(item: SourceItem) -> tuple[list[Configuration], dict[str, Any], str | N
                 conf_id or f"frame-{index:04d}",
                 energy=energy,
                 forces=forces,
+                stress=stress,
                 metadata={"frame_index": index},
             )
         )
     return confs, {"format": "extxyz"}, None
+
+
+def _stress(atoms: Any) -> np.ndarray | None:
+    """The frame's stress (ASE: eV/Å³, tensile > 0) as 3x3, if it has one."""
+    stress = getattr(atoms.calc, "results", {}).get("stress") if atoms.calc else None
+    if stress is None:
+        return None
+    arr = np.asarray(stress, float)
+    if arr.shape == (6,):
+        from ase.stress import voigt_6_to_full_3x3_stress
+
+        arr = voigt_6_to_full_3x3_stress(arr)
+    return arr if arr.shape == (3, 3) and np.isfinite(arr).all() else None
 
 
 def _labels(atoms: Any) -> tuple[np.ndarray | None, float | None]:

@@ -79,16 +79,53 @@ def is_builtin(spec: ModelSpec) -> bool:
 
 
 def known_models() -> list[ModelSpec]:
-    """All registered models, including linear corrections saved by earlier processes."""
+    """All registered models: built-ins, this process's, saved fine-tunes and corrections."""
     from softbench.models.corrections import stored_corrections
 
+    load_user_models()
     stored = [s for s in stored_corrections() if s.name not in _REGISTRY]
     return list(_REGISTRY.values()) + stored
+
+
+USER_SPEC_FILE = "softbench-model.json"
+
+
+def load_user_models(root: Path | None = None) -> list[ModelSpec]:
+    """Register the models saved under ``$SOFTBENCH_HOME/models/*/softbench-model.json``.
+
+    Written by ``softbench finetune``: ``{"spec": ModelSpec dict, "provenance": ...}``;
+    a relative ``path`` option is relative to the spec file's folder. Unreadable
+    files are skipped (a warning on stderr); registrations made in this process win.
+    """
+    import json
+    import sys
+
+    from softbench.settings import home_dir
+
+    root = root if root is not None else home_dir() / "models"
+    found = []
+    for file in sorted(root.glob(f"*/{USER_SPEC_FILE}")) if root.is_dir() else []:
+        try:
+            data = json.loads(file.read_text())["spec"]
+            options = dict(data.get("options") or {})
+            if options.get("path"):
+                options["path"] = str((file.parent / options["path"]).resolve())
+            spec = spec_from_dict({**data, "options": options})
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"softbench: skipping model registration {file}: {exc}", file=sys.stderr)
+            continue
+        if spec.name not in _REGISTRY:
+            _REGISTRY[spec.name] = spec
+        found.append(spec)
+    return found
 
 
 def get_model(name: str) -> ModelSpec:
     """Resolve a registry name, ``ase:<import path>`` or a local model file."""
     name = name.strip()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    load_user_models()
     if name in _REGISTRY:
         return _REGISTRY[name]
     from softbench.models.corrections import find_correction

@@ -1,0 +1,124 @@
+"""Fine-tuning CHGNet (issue #10): scalar layer, all weights, registration, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("chgnet")
+
+SCALE = 1.25  # DFT := 1.25 x CHGNet: the closed-form least-squares c is 1.25 exactly
+
+
+def write_labels(path: Path, n: int = 10, seed: int = 0) -> Path:
+    """Rattled 2-atom Si and NaCl cells labelled with SCALE x CHGNet's e, f, stress."""
+    from ase.build import bulk
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    from softbench.models import get_model
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n):
+        atoms = bulk("Si", "diamond", a=5.43) if i % 2 == 0 else bulk("NaCl", "rocksalt", a=5.64)
+        atoms.positions += rng.normal(0, 0.08, atoms.positions.shape)
+        atoms.set_cell(atoms.cell * (1 + rng.normal(0, 0.01)), scale_atoms=True)
+        atoms.info["material_id"] = f"m{i}"
+        frames.append(atoms)
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    predictor = get_model("chgnet-0.3.0").load("cpu")
+    predictions = predictor.predict([AseAtomsAdaptor.get_structure(a) for a in frames])
+    for atoms, pred in zip(frames, predictions, strict=True):
+        stress = np.asarray(pred.stress)
+        atoms.calc = SinglePointCalculator(
+            atoms,
+            energy=SCALE * pred.energy,
+            forces=SCALE * np.asarray(pred.forces),
+            stress=SCALE * stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]],
+        )
+    write(path, frames, format="extxyz")
+    return path
+
+
+@pytest.fixture(scope="module")
+def labels_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_labels(tmp_path_factory.mktemp("labels") / "synthetic.extxyz")
+
+
+def env(home: Path) -> dict[str, str]:
+    return {**os.environ, "SOFTBENCH_HOME": str(home)}
+
+
+@pytest.mark.slow
+def test_scalar_layer_converges_to_closed_form(labels_file: Path) -> None:
+    from softbench.finetune import read_labels, scalar_finetune
+
+    labels = read_labels(labels_file)
+    assert len(labels) == 10 and labels.stresses is not None
+    result = scalar_finetune(labels, epochs=40, lr=0.02, batch_size=5)
+    assert result.closed_form == pytest.approx(SCALE, rel=1e-4)
+    assert result.scale == pytest.approx(result.closed_form, rel=0.01)
+
+
+@pytest.mark.slow
+def test_finetune_registers_a_model_usable_in_a_new_process(
+    labels_file: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    cmd = [sys.executable, "-m", "softbench"]
+    done = subprocess.run(
+        [*cmd, "finetune", "--labels", str(labels_file), "--epochs", "2", "--name", "t1"],
+        env=env(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "epoch 1/2" in done.stderr and "epoch 2/2" in done.stderr
+    assert "chgnet-0.3.0+ft:t1" in done.stdout
+    spec_file = home / "models" / "t1" / "softbench-model.json"
+    saved = json.loads(spec_file.read_text())
+    prov = saved["provenance"]
+    assert prov["n_labels"] == 10 and prov["n_train"] == 9 and prov["n_val"] == 1
+    assert prov["base_model"] == "chgnet-0.3.0" and len(prov["weights_sha256"]) == 64
+    assert len(prov["label_source_checksum"]) == 64 and prov["best_val_loss"] > 0
+    script = (
+        "from softbench.models import get_model\n"
+        "from ase.build import bulk\n"
+        "from pymatgen.io.ase import AseAtomsAdaptor\n"
+        "spec = get_model('chgnet-0.3.0+ft:t1')\n"
+        "p = spec.load('cpu').predict([AseAtomsAdaptor.get_structure(bulk('Si', a=5.5))])[0]\n"
+        "print(spec.provenance().weights_sha256, p.energy)\n"
+    )
+    fresh = subprocess.run(
+        [sys.executable, "-c", script], env=env(home), capture_output=True, text=True, timeout=120
+    )
+    assert fresh.returncode == 0, fresh.stderr
+    sha, energy = fresh.stdout.split()[-2:]
+    assert np.isfinite(float(energy))
+    assert sha == prov["weights_sha256"]
+
+
+def test_too_few_labels_exit_2(labels_file: Path, tmp_path: Path) -> None:
+    from ase.io import read, write
+
+    one = tmp_path / "one.extxyz"
+    write(one, read(labels_file, index="0:1"))
+    done = subprocess.run(
+        [sys.executable, "-m", "softbench", "finetune", "--labels", str(one), "--epochs", "1"],
+        env=env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "at least 2" in lines[0], done.stderr
