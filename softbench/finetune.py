@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from contextlib import redirect_stdout
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,7 @@ def _dataset(labels: Labels, indices: Sequence[int]) -> Any:
     if labels.stresses is not None:
         # StructureData multiplies by -0.1 (VASP kBar -> GPa, sign to CHGNet's = ASE's)
         stresses = [((-10 / GPA_TO_EV_A3) * labels.stresses[i]).tolist() for i in indices]
-    with redirect_stdout(sys.stderr):
+    with redirect_stdout(StringIO()):
         return StructureData(
             structures=[labels.structures[i] for i in indices],
             energies=[labels.energies_per_atom[i] for i in indices],
@@ -354,6 +355,17 @@ def models_dir() -> Path:
     return home_dir() / "models"
 
 
+def check_name(name: str, overwrite: bool = False) -> None:
+    """A usable, new fine-tune name (stored predictions are keyed by model name)."""
+    if not NAME_PATTERN.match(name):
+        raise FinetuneError(f"fine-tune name {name!r}: use letters, digits, '.', '_' or '-'")
+    if not overwrite and (models_dir() / name / SPEC_FILE).exists():
+        raise FinetuneError(
+            f"a fine-tuned model {name!r} exists ({models_dir() / name}); choose another "
+            "--name or pass --overwrite (stored predictions of the old one keep its name)"
+        )
+
+
 def model_name(base: str, name: str) -> str:
     """The registry name of a fine-tuned model."""
     return f"{base}+ft:{name}"
@@ -370,6 +382,7 @@ def finetune(
     lr: float = LEARNING_RATE,
     log: Callable[[str], None] | None = None,
     element_energies: bool = False,
+    overwrite: bool = False,
 ) -> FinetuneResult:
     """Fine-tune all CHGNet weights; keep and register the best-validation checkpoint.
 
@@ -378,9 +391,8 @@ def finetune(
     """
     import torch
 
-    if not NAME_PATTERN.match(name):
-        raise FinetuneError(f"fine-tune name {name!r}: use letters, digits, '.', '_' or '-'")
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    check_name(name, overwrite)
     train_idx, val_idx = split(len(labels), seed)
     spec, model = _base_model(base, device)
     if element_energies:
@@ -411,7 +423,7 @@ def finetune(
         param.requires_grad = False  # as Trainer.train(train_composition_model=False)
     for epoch in range(epochs):
         start = time.perf_counter()
-        with redirect_stdout(sys.stderr):
+        with redirect_stdout(StringIO()):  # CHGNet prints per batch; we print per epoch
             train_mae = trainer._train(train_loader, epoch)
         val_loss, val_mae = _validation_loss(trainer, val_loader)
         seconds.append(time.perf_counter() - start)

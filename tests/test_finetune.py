@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +123,53 @@ def test_too_few_labels_exit_2(labels_file: Path, tmp_path: Path) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "at least 2" in lines[0], done.stderr
+
+
+def test_labels_in_chgnet_units(labels_file: Path) -> None:
+    """Per-atom energy and stress (GPa, CHGNet's sign) reach the trainer as CHGNet predicts them."""
+    from chgnet.model import CHGNet
+
+    from softbench.finetune import _dataset, read_labels
+
+    labels = read_labels(labels_file)
+    _, targets = _dataset(labels, [0])[0]
+    pred = CHGNet.load(verbose=False).predict_structure(labels.structures[0])
+    assert float(targets["e"]) == pytest.approx(SCALE * float(pred["e"]), rel=1e-5)
+    np.testing.assert_allclose(targets["s"].numpy(), SCALE * pred["s"], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_and_keeps_best_checkpoint(
+    labels_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chgnet.trainer import Trainer
+
+    from softbench.finetune import FinetuneError, finetune, read_labels
+    from softbench.models import get_model
+
+    monkeypatch.setenv("SOFTBENCH_HOME", str(tmp_path / "home"))
+    original = Trainer._train
+
+    def diverging(self: Trainer, loader: object, epoch: int, *args: object) -> dict:
+        maes = original(self, loader, epoch, *args)
+        return {k: float("nan") for k in maes} if epoch >= 1 else maes
+
+    monkeypatch.setattr(Trainer, "_train", diverging)
+    labels = read_labels(labels_file)
+    labels = replace(
+        labels,
+        structures=labels.structures[:4],
+        energies_per_atom=labels.energies_per_atom[:4],
+        forces=labels.forces[:4],
+        stresses=(labels.stresses or [])[:4],
+        ids=labels.ids[:4],
+    )
+    lines: list[str] = []
+    result = finetune(labels, "nan", epochs=3, log=lines.append)
+    assert result.epochs_run == 2 and result.best_epoch == 1
+    assert result.stopped and "non-finite" in result.stopped
+    assert any("non-finite loss at epoch 2" in line for line in lines)
+    spec = get_model("chgnet-0.3.0+ft:nan")
+    assert spec.weights_sha256() == result.weights_sha256
+    with pytest.raises(FinetuneError, match="exists"):
+        finetune(labels, "nan", epochs=1)

@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="first shift CHGNet's per-element reference energies to the labels' zero "
         "(labels from another code or pseudopotentials, e.g. CP2K)",
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier fine-tune of this name"
+    )
     parser.add_argument("--seed", type=int, default=0, help="split and torch seed (default 0)")
     one_line_errors(parser)
     parser.set_defaults(handler=run)
@@ -48,11 +51,12 @@ def run(args: argparse.Namespace) -> int:
     """Read the labels, fine-tune, print the registered name; 1 if nothing was kept."""
     from pathlib import Path
 
-    from softbench.finetune import finetune, read_labels, split
+    from softbench.finetune import check_name, finetune, read_labels, split
 
+    name = args.name or Path(args.labels).name.split(".")[0]
+    check_name(name, args.overwrite)
     labels = read_labels(args.labels, args.format)
     split(len(labels), args.seed)  # too few labels: exit 2 before loading the model
-    name = args.name or Path(args.labels).name.split(".")[0]
     result = finetune(
         labels,
         name,
@@ -62,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         seed=args.seed,
         element_energies=args.fit_element_energies,
+        overwrite=args.overwrite,
     )
     print(result.describe())
     return 0 if result.best_val_loss is not None else 1
