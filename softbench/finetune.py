@@ -233,6 +233,26 @@ def _trainer(model: Any, targets: Any, epochs: int, lr: float, device: str, seed
         )
 
 
+def scheduler_steps_per_epoch(n_batches: int) -> int:
+    """How often ``Trainer._train`` steps the scheduler in one epoch (every 1/10 epoch)."""
+    return len({int(k) for k in np.arange(1, 11) * n_batches // 10} - {0})
+
+
+def _cosine_to_end(trainer: Any, epochs: int, n_batches: int, lr: float) -> None:
+    """Cosine decay from ``lr`` to ``lr * DECAY_FRACTION`` over exactly this run.
+
+    CHGNet's CosLR assumes >= 10 batches per epoch (T_max = 10 x epochs, stepped
+    every tenth of an epoch); with fewer batches it would end far above 1e-5.
+    """
+    import torch
+
+    trainer.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        trainer.optimizer,
+        T_max=max(1, epochs * scheduler_steps_per_epoch(n_batches)),
+        eta_min=lr * DECAY_FRACTION,
+    )
+
+
 # --------------------------------------------------------------------------- scalar layer
 
 
@@ -275,9 +295,9 @@ class ScalarResult:
 def scalar_finetune(
     labels: Labels,
     base: str = "chgnet-0.3.0",
-    epochs: int = 40,
+    epochs: int = 60,
     lr: float = 0.02,
-    batch_size: int = 4,
+    batch_size: int = 5,
     device: str = "cpu",
     seed: int = 0,
 ) -> ScalarResult:
@@ -289,15 +309,12 @@ def scalar_finetune(
     targets = "efs" if labels.stresses is not None else "ef"
     trainer = _trainer(scaled, targets, epochs, lr, device, seed)
     trainer.optimizer = torch.optim.Adam([scaled.scale], lr)
-    trainer.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-        trainer.optimizer, T_max=epochs, eta_min=lr * DECAY_FRACTION
-    )
     loader = _loader(_dataset(labels, range(len(labels))), batch_size, True, seed)
+    _cosine_to_end(trainer, epochs, len(loader), lr)
     history = []
-    with redirect_stdout(sys.stderr):
+    with redirect_stdout(StringIO()):
         for epoch in range(epochs):
             trainer._train(loader, epoch)
-            trainer.scheduler.step()
             history.append(float(scaled.scale.detach()))
     predicted = spec.load(device).predict(labels.structures, stress=False)
     f_model = np.concatenate([np.ravel(p.forces) for p in predicted])
@@ -413,6 +430,7 @@ def finetune(
     trainer = _trainer(model, targets, epochs, lr, device, seed)
     train_loader = _loader(_dataset(labels, train_idx), batch_size, True, seed)
     val_loader = _loader(_dataset(labels, val_idx), batch_size, False, seed)
+    _cosine_to_end(trainer, epochs, len(train_loader), lr)
     folder = models_dir() / name
     folder.mkdir(parents=True, exist_ok=True)
     checkpoint = folder / CHECKPOINT_FILE
@@ -427,7 +445,13 @@ def finetune(
             train_mae = trainer._train(train_loader, epoch)
         val_loss, val_mae = _validation_loss(trainer, val_loader)
         seconds.append(time.perf_counter() - start)
-        row = {"epoch": epoch, "train_mae": train_mae, "val_loss": val_loss, "val_mae": val_mae}
+        row = {
+            "epoch": epoch,
+            "lr": trainer.optimizer.param_groups[0]["lr"],
+            "train_mae": train_mae,
+            "val_loss": val_loss,
+            "val_mae": val_mae,
+        }
         history.append(row)
         maes = " ".join(f"{k}={v:.4g}" for k, v in val_mae.items())
         log(
@@ -477,7 +501,7 @@ def finetune(
 
 def write_spec(result: FinetuneResult, base_version: str) -> Path:
     """The registration file the model registry loads (spec + provenance)."""
-    provenance = {k: v for k, v in asdict(result).items() if k != "history"}
+    provenance = asdict(result)
     spec = {
         "name": result.model_name,
         "family": "chgnet",
