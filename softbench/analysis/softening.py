@@ -88,9 +88,7 @@ def force_parity(
 FORCE_FLOOR = 1e-6  # eV/Å: forces below this everywhere carry no signal
 
 
-def no_signal(
-    scale: float, ci95: tuple[float, float], x: np.ndarray, y: np.ndarray
-) -> str | None:
+def no_signal(scale: float, ci95: tuple[float, float], x: np.ndarray, y: np.ndarray) -> str | None:
     """Why a parity carries no usable slope, or None.
 
     Reference forces without signal (all components equal, or a model that returns
