@@ -12,11 +12,11 @@ from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
-from softbench.builders import SofteningBuilder, SofteningSummaryBuilder
+from softbench.builders.softening import build_step
 from softbench.ingest import discover
 from softbench.ingest.base import file_checksum
 from softbench.models import get_models
-from softbench.run import run_builder, run_flow
+from softbench.run import run_flow
 from softbench.testing.calculators import register_springs as springs
 from softbench.workflows.forces import force_parity_flow
 from softbench.workflows.reuse import existing_predictions, reusable_references
@@ -53,13 +53,9 @@ def run_forces(stores, path, models):
 
 
 def build(stores) -> tuple[int, int]:
-    pair = SofteningBuilder(stores.jobs, stores.collection("softening"))
-    run_builder(pair)
-    summary = SofteningSummaryBuilder(
-        stores.collection("softening"), stores.collection("softening_summary")
-    )
-    run_builder(summary)
-    return len(pair.processed), len(summary.processed)
+    """The softening and summary builders only: (documents written, summaries written)."""
+    counts = build_step(stores)
+    return counts["softening"], counts["summary"]
 
 
 def references(stores):

@@ -11,10 +11,10 @@ from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 
-from softbench.builders import SofteningBuilder, SofteningSummaryBuilder
+from softbench.builders.softening import build_step
 from softbench.ingest import discover
 from softbench.models import get_models
-from softbench.run import run_builder, run_flow
+from softbench.run import run_flow
 from softbench.testing.calculators import register_springs as _register_springs
 from softbench.workflows.forces import force_parity_flow
 
@@ -24,14 +24,9 @@ STIFFNESS = {"m-soft": 1.25, "m-stiff": 0.8, "m-mid": 1.1}
 
 
 def build_softening(stores) -> tuple[int, int]:
-    """The softening builder, then the summary builder (no other build step)."""
-    pair = SofteningBuilder(stores.jobs, stores.collection("softening"))
-    run_builder(pair)
-    summary = SofteningSummaryBuilder(
-        stores.collection("softening"), stores.collection("softening_summary")
-    )
-    run_builder(summary)
-    return len(pair.processed), len(summary.processed)
+    """The softening and summary builders only: (documents written, summaries written)."""
+    counts = build_step(stores)
+    return counts["softening"], counts["summary"]
 
 
 def _write_noisy(path, n_frames=3):
