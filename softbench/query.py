@@ -49,7 +49,8 @@ QUERIES: dict[str, QuerySpec] = {
     "softening": query_spec(
         "softening",
         "material_id formula model reference task state softening_scale softening_scale_ci95 "
-        "force_mae force_cmae r2 energy_mae_per_atom n_components n_configurations reason",
+        "force_mae force_cmae r2 energy_mae_per_atom relative_energy_mae_per_atom n_components "
+        "n_configurations reason",
         sort="task model material_id",
     ),
     "summary": query_spec(

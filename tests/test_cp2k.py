@@ -16,7 +16,12 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from softbench.makers.cp2k.settings import VETTED_KINDS, Cp2kKind, Cp2kSettings
+from softbench.makers.cp2k.settings import (
+    HASHED_ELEMENTS,
+    VETTED_KINDS,
+    Cp2kKind,
+    Cp2kSettings,
+)
 from softbench.schemas.high_energy import (
     HighEnergyFramesDocument,
     HighEnergySampling,
@@ -66,6 +71,12 @@ def test_settings_label_kpoints_and_input():
     assert Cp2kSettings(cutoff_ry=600).label() != label
     broken = {**VETTED_KINDS, "Mg": Cp2kKind(potential="GTH-PBE-q10", basis="DZVP-MOLOPT-SR-GTH")}
     assert Cp2kSettings(kinds=broken).label() != label  # a kind change is another reference
+    # the label of the first vetted table: stored CP2K references stay reusable
+    assert label == "cp2k:pbe-dzvp-500ry-902fe762"
+    first = {e: k for e, k in VETTED_KINDS.items() if e in HASHED_ELEMENTS}
+    assert Cp2kSettings(kinds=first).label() == label  # vetting an element adds, keeps labels
+    sn14 = {**VETTED_KINDS, "Sn": Cp2kKind(potential="GTH-PBE-q14", basis="DZVP-MOLOPT-SR-GTH")}
+    assert Cp2kSettings(kinds=sn14).label() != label
     si8 = Structure(Lattice.cubic(5.43), ["Si"] * 8, np.random.default_rng(0).random((8, 3)))
     assert s.kpoints(si8.lattice.matrix) == (4, 4, 4)
     assert s.kpoints(si8.lattice.matrix * 1.03) == (4, 4, 4)
@@ -261,6 +272,11 @@ def test_vasp_and_cp2k_references_never_mix(stores, shared, tmp_path, monkeypatc
     by_ref = {d["reference"]: d for d in docs}
     assert by_ref[settings.label()]["n_configurations"] == 10
     assert by_ref[settings.label()]["reference_provenance"]["dft_settings"]["code"] == "cp2k"
+    # CP2K's total energies have their own zero: only the offset-free energy MAE is kept
+    assert by_ref[settings.label()]["energy_mae_per_atom"] is None
+    assert by_ref[settings.label()]["relative_energy_mae_per_atom"] is not None
+    vasp = by_ref["vasp:MPStaticSet"]
+    assert vasp["relative_energy_mae_per_atom"] <= vasp["energy_mae_per_atom"] + 1e-12
     summaries = list(stores.collection("softening_summary").query({"task": "high-energy"}))
     assert sorted(s["reference"] for s in summaries) == sorted(
         ["vasp:MPStaticSet", settings.label()]

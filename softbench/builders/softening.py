@@ -37,6 +37,7 @@ class SofteningBuilder(PairBuilder):
 
     document_class = SofteningDocument
     reference_class = ReferenceTaskDocument
+    version = 2  # 2: energy MAE only on a shared energy zero; relative energy MAE
 
     def __init__(
         self,
@@ -118,8 +119,21 @@ def build_softening(
         if r is not None and m is not None
     ]
     if energies and len(energies) == len(paired.configuration_ids):
-        doc.energy_mae_per_atom = float(np.mean([abs(m - r) / n for r, m, n in energies]))
+        errors = np.array([(m - r) / n for r, m, n in energies])
+        if not own_energy_zero(ref):
+            doc.energy_mae_per_atom = float(np.mean(np.abs(errors)))
+        if len(errors) > 1:
+            doc.relative_energy_mae_per_atom = float(np.mean(np.abs(errors - errors.mean())))
     return doc
+
+
+def own_energy_zero(ref: ReferenceTaskDocument) -> bool:
+    """Whether the reference's total energies have a zero of their own (CP2K's GTH).
+
+    Such energies differ from MP-compatible ones (what uMLIPs are trained on) by a
+    large per-element constant, so only energy differences can be compared.
+    """
+    return ref.dft_settings.get("code") == "cp2k"
 
 
 class SofteningSummaryBuilder(GroupSummaryBuilder):

@@ -45,6 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_materials(parser, sample=True)
     parser.add_argument(
+        "--max-atoms",
+        type=positive_int,
+        default=None,
+        help="--sample draws only from materials with at most this many atoms per cell "
+        "(with --dft cp2k it also draws only from materials of vetted elements)",
+    )
+    parser.add_argument(
         "--md-seed",
         type=int,
         default=0,
@@ -138,8 +145,10 @@ def run(args: argparse.Namespace) -> int:
     from softbench.schemas.high_energy import HighEnergySampling
 
     models = get_models(args.models)
-    structures = read_structures(args.structures, args.materials, args.sample, args.seed)
     dft = not args.no_dft
+    structures = read_structures(
+        args.structures, args.materials, args.sample, args.seed, _eligible(args, dft)
+    )
     try:
         sampling = HighEnergySampling(
             md_model=args.md_model,
@@ -217,6 +226,24 @@ def run(args: argparse.Namespace) -> int:
     if args.no_build:
         return 0
     return _report(stores, structures, models, label)
+
+
+def _eligible(args: argparse.Namespace, dft: bool) -> Any:
+    """What ``--sample`` may draw: small enough, and computable by CP2K when it is used."""
+    vetted: set[str] = set()
+    if dft and args.dft == "cp2k":
+        from softbench.makers.cp2k.settings import VETTED_KINDS
+
+        vetted = set(VETTED_KINDS)
+    if not vetted and args.max_atoms is None:
+        return None
+
+    def eligible(structure: Any) -> bool:
+        if args.max_atoms is not None and len(structure) > args.max_atoms:
+            return False
+        return not vetted or {e.symbol for e in structure.composition} <= vetted
+
+    return eligible
 
 
 def _print_plan(

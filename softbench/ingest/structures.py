@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from pymatgen.core import Structure
@@ -29,8 +30,13 @@ def read_structures(
     materials: list[str] | None = None,
     sample: int | None = None,
     seed: int = 0,
+    eligible: Callable[[Structure], bool] | None = None,
 ) -> dict[str, Structure]:
-    """material_id -> Structure; optionally a subset by id or a seeded random sample."""
+    """material_id -> Structure; optionally a subset by id or a seeded random sample.
+
+    ``eligible`` narrows what ``--sample`` draws from (e.g. materials the DFT method
+    can compute); materials named by id are kept as given.
+    """
     path = _resolve(source)
     if path.is_dir():
         found = _read_folder(path)
@@ -42,6 +48,10 @@ def read_structures(
         raise ReferenceFormatError(f"no structures found in {path}")
     if materials:
         found = dict(zip(materials, pick_materials(found, materials, path), strict=True))
+    if eligible is not None and not materials:
+        found = {m: s for m, s in found.items() if eligible(s)}
+        if not found:
+            raise ReferenceFormatError(f"no structure in {path} is eligible for this run")
     if sample is not None and sample < len(found):
         picked = random.Random(seed).sample(sorted(found), sample)
         found = {m: found[m] for m in sorted(picked)}

@@ -29,7 +29,14 @@ class SofteningDocument(AnalysisDocument):
     force_cmae: float | None = Field(None, description="MAE after forces/scale, eV/Å")
     force_rmse: float | None = None
     r2: float | None = None
-    energy_mae_per_atom: float | None = Field(None, description="eV/atom")
+    energy_mae_per_atom: float | None = Field(
+        None,
+        description="eV/atom; only where the reference shares the models' energy zero "
+        "(MP-compatible VASP), not for CP2K (GTH pseudopotential total energies)",
+    )
+    relative_energy_mae_per_atom: float | None = Field(
+        None, description="eV/atom, after removing the mean per-atom offset (>= 2 frames)"
+    )
     n_components: int = 0
     n_configurations: int = 0
     excluded_configurations: dict[str, str] = Field(default_factory=dict)

@@ -19,13 +19,26 @@ Al         GTH-PBE-q3, DZVP-MOLOPT-SR-GTH        2e-6        -3.22959 / -3.22989
 C          GTH-PBE-q4, DZVP-MOLOPT-SR-GTH        1.7e-3      -1.56921 / -1.57225
 Ge         GTH-PBE-q4, DZVP-MOLOPT-SR-GTH        5e-5        -3.16825 / -3.16893
 P          GTH-PBE-q5, DZVP-MOLOPT-SR-GTH        3e-4        -2.10835 / -2.10998
+Sn         GTH-PBE-q4, DZVP-MOLOPT-PBE-GTH-q4    1.6e-4      -2.35848 / -2.35881
 Li+Mg+Si   (3-atom cell)                         8e-4        -0.56200 / -0.56209
 Al+Ge+P+Si (4-atom cell)                         8e-7        -2.73742 / -2.73794
+Li+Mg+Sn   (3-atom cell)                         3.4e-3      -0.40725 / -0.40733
+Al+Mg+Sn   (3-atom cell)                         5e-5        -0.99436 / -0.99448
 =========  ====================================  ==========  ====================
 
 Refused by the same check at 500 Ry, hence not vetted: Mg GTH-PBE-q10 (sum 7.7 eV/Å),
 Na GTH-PBE-q9 (0.73), O GTH-PBE-q6 (0.038; 0.027 at 800 Ry; 0.071 with Mg q2), Ga
 GTH-PBE-q13 with As GTH-PBE-q5 (0.14; 0.06 at 800 Ry), all with DZVP-MOLOPT-SR-GTH.
+
+Sn has no SR MOLOPT basis for its q4 potential in BASIS_MOLOPT; its basis is the
+UZH DZVP-MOLOPT-PBE-GTH-q4 (BASIS_MOLOPT_UZH), made for POTENTIAL_UZH's refit of the
+same GTH-PBE-q4 (parameters equal to 3-4 digits). CP2K reads one potential file, so
+GTH_POTENTIALS' GTH-PBE-q4 is used with it; the validation above ran that pairing.
+
+The label hash covers the numerics and the kinds of :data:`HASHED_ELEMENTS` (the
+table labels were first made from) plus any kind that differs from this table;
+elements vetted later (Sn) stay out of it, so adding an element keeps every existing
+label, and stored references stay reusable.
 """
 
 from __future__ import annotations
@@ -69,7 +82,11 @@ VETTED_KINDS: dict[str, Cp2kKind] = {
     "C": _kind(4),
     "Ge": _kind(4),
     "P": _kind(5),
+    "Sn": _kind(4, "DZVP-MOLOPT-PBE-GTH-q4", "BASIS_MOLOPT_UZH"),
 }
+
+#: Elements whose kinds are always part of the settings hash (the first vetted table).
+HASHED_ELEMENTS = frozenset({"Si", "Li", "Mg", "Al", "C", "Ge", "P"})
 
 
 class Cp2kSettings(BaseModel):
@@ -93,7 +110,13 @@ class Cp2kSettings(BaseModel):
 
     def settings_hash(self) -> str:
         """SHA-256 of everything that changes the numbers (first 8 characters in labels)."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        data = self.model_dump(mode="json")
+        data["kinds"] = {
+            element: kind
+            for element, kind in data["kinds"].items()
+            if element in HASHED_ELEMENTS or self.kinds[element] != VETTED_KINDS.get(element)
+        }
+        payload = json.dumps(data, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def label(self) -> str:
