@@ -97,6 +97,17 @@ def test_structure_inputs(shared, tmp_path):
     assert picked == read_structures(wbm, sample=3, seed=5)
     ids = list(picked)
     assert list(read_structures(wbm, materials=ids[:1])) == ids[:1]
+    # --dft cp2k samples only what CP2K can compute; named materials are kept as given
+    from softbench.makers.cp2k.settings import VETTED_KINDS
+
+    def vetted(s):
+        return {e.symbol for e in s.composition} <= set(VETTED_KINDS)
+
+    cp2k = read_structures(wbm, sample=2, seed=0, eligible=vetted)
+    assert len(cp2k) == 2 and all(vetted(s) for s in cp2k.values())
+    assert list(read_structures(wbm, materials=ids[:1], eligible=vetted)) == ids[:1]
+    with pytest.raises(ReferenceFormatError, match="eligible"):
+        read_structures(wbm, sample=1, eligible=lambda s: False)
 
     bad = tmp_path / "broken.cif"
     bad.write_text("data_x\n_cell_length_a nonsense\n")
