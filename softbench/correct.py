@@ -141,28 +141,7 @@ def correct(
             f"need at least 1 DFT-labelled configuration with forces to fit c; "
             f"{labels.source} gives none"
         )
-    label_hashes = {c.structure_hash for _, c in labels.frames}
-    held_out = [(m, c) for m, c in test.frames if c.structure_hash not in label_hashes]
-    excluded = len(test.frames) - len(held_out)
-    if excluded:
-        print(
-            f"softbench: {excluded} test configuration(s) are label configurations: "
-            "left out of the test set",
-            file=sys.stderr,
-        )
-    test = LabelledFrames(test.source, test.reference, held_out)
-    if not test.frames:
-        raise CorrectionInputError(
-            f"no held-out configurations: every configuration of {test.source} is a label"
-        )
-    foreign = [m for m in test.materials if m not in labels.materials]
-    if foreign:
-        same = "same formula" if test.formulas() == labels.formulas() else "other formula"
-        _warn(
-            warnings,
-            f"labels are of material(s) {', '.join(labels.materials)} but the test set has "
-            f"{', '.join(foreign)} ({same}): c is transferred across materials",
-        )
+    test, excluded = held_out(labels, test, warnings)
 
     with_stress = stress_weight > 0
     label_preds = _predict(base, labels, device, with_stress)
@@ -211,27 +190,112 @@ def correct(
     spec = register(correction_spec(base, name, fit.c, info), overwrite=True)
     save_correction(spec)
 
+    about = {
+        "method": "linear",
+        "c": fit.c,
+        "c_out_of_range": fit.out_of_range(),
+        "n_labels": fit.n_configurations,
+        "label_configurations": info["label_configurations"],
+        "label_reference": labels.reference,
+        "label_softening_scale": fit.softening_scale,
+        "label_uncentred_r2": fit.uncentred_r2,
+        "energy_weight": fit.energy_weight,
+        "stress_weight": fit.stress_weight,
+    }
+    docs = evaluate_correction(stores, base, spec, labels, test, about, warnings, device)
+    return CorrectionResult(spec, fit, docs, warnings, excluded)
+
+
+def held_out(
+    labels: LabelledFrames, test: LabelledFrames, warnings: list[str]
+) -> tuple[LabelledFrames, int]:
+    """The test frames that are not labels (and how many were left out).
+
+    Warns (and records in ``warnings``) when the test set has materials the labels do
+    not: a correction fitted on one material is transferred to another.
+    """
+    label_hashes = {c.structure_hash for _, c in labels.frames}
+    kept = [(m, c) for m, c in test.frames if c.structure_hash not in label_hashes]
+    excluded = len(test.frames) - len(kept)
+    if excluded:
+        print(
+            f"softbench: {excluded} test configuration(s) are label configurations: "
+            "left out of the test set",
+            file=sys.stderr,
+        )
+    if not kept:
+        raise CorrectionInputError(
+            f"no held-out configurations: every configuration of {test.source} is a label"
+        )
+    test = LabelledFrames(test.source, test.reference, kept)
+    foreign = [m for m in test.materials if m not in labels.materials]
+    if foreign:
+        same = "same formula" if test.formulas() == labels.formulas() else "other formula"
+        _warn(
+            warnings,
+            f"labels are of material(s) {', '.join(labels.materials)} but the test set has "
+            f"{', '.join(foreign)} ({same}): the correction is transferred across materials",
+        )
+    return test, excluded
+
+
+def evaluate_correction(
+    stores: SoftbenchStores | None,
+    base: ModelSpec,
+    corrected: ModelSpec,
+    labels: LabelledFrames,
+    test: LabelledFrames,
+    about: dict[str, Any],
+    warnings: list[str],
+    device: str | None = None,
+) -> list[dict[str, Any]]:
+    """Base and corrected model on held-out ``test``: one document per test material.
+
+    ``about`` describes the correction (``method``, ``c`` or None, ``n_labels``, label
+    configurations, ...). Documents also keep a sample of force components (DFT,
+    before, after) on the labels and on each material's held-out frames: the
+    correction figure's parity plot.
+    """
     before = _predict(base, test, device, stress=False)
-    after = _predict(spec, test, device, stress=False)
+    after = _predict(corrected, test, device, stress=False)
+    label_points = _parity_points(
+        [np.asarray(c.arrays.forces) for _, c in labels.frames],
+        [p.forces for p in _predict(base, labels, device, stress=False)],
+        [p.forces for p in _predict(corrected, labels, device, stress=False)],
+    )
     docs = [
-        _document(base, spec, fit, labels, test, material, before, after, warnings)
+        _document(base, corrected, test, material, before, after, warnings, about)
         for material in test.materials
     ]
+    for doc in docs:
+        doc["parity"]["labels"] = label_points
     if stores is not None:
         stores.collection(COLLECTION).update(docs, key="key")
-    return CorrectionResult(spec, fit, docs, warnings, excluded)
+    return docs
+
+
+PARITY_POINTS = 600  # force components kept per set for the figure (seeded sample)
+
+
+def _parity_points(
+    dft: Sequence[Any], before: Sequence[Any], after: Sequence[Any]
+) -> dict[str, list[float]]:
+    x, y0, y1 = (np.concatenate([np.ravel(a) for a in arrays]) for arrays in (dft, before, after))
+    if x.size > PARITY_POINTS:
+        keep = np.sort(np.random.default_rng(0).choice(x.size, PARITY_POINTS, replace=False))
+        x, y0, y1 = x[keep], y0[keep], y1[keep]
+    return {"dft": x.tolist(), "before": y0.tolist(), "after": y1.tolist()}
 
 
 def _document(
     base: ModelSpec,
     spec: ModelSpec,
-    fit: CorrectionFit,
-    labels: LabelledFrames,
     test: LabelledFrames,
     material: str,
     before: Sequence[Any],
     after: Sequence[Any],
     warnings: list[str],
+    about: dict[str, Any],
 ) -> dict[str, Any]:
     from softbench.analysis.softening import force_parity
     from softbench.schemas.provenance import code_version, utcnow
@@ -249,15 +313,7 @@ def _document(
         "formula": confs[0].formula,
         "model": base.name,
         "correction": spec.name,
-        "c": fit.c,
-        "c_out_of_range": fit.out_of_range(),
-        "n_labels": fit.n_configurations,
-        "label_configurations": spec.options["correction"]["label_configurations"],
-        "label_reference": labels.reference,
-        "label_softening_scale": fit.softening_scale,
-        "label_uncentred_r2": fit.uncentred_r2,
-        "energy_weight": fit.energy_weight,
-        "stress_weight": fit.stress_weight,
+        **about,
         "n_test": len(confs),
         "test_configurations": [c.configuration_id for c in confs],
         "test_source": str(Path(test.source).expanduser().resolve()),
@@ -268,6 +324,11 @@ def _document(
         "force_cmae_before": p0.force_cmae,
         "force_cmae_after": p1.force_cmae,
         "r2_before": p0.r2,
+        "parity": {
+            "held_out": _parity_points(
+                ref, [before[i].forces for i in idx], [after[i].forces for i in idx]
+            )
+        },
         "warnings": list(warnings),
         "state": "successful",
         "provenance": spec.safe_provenance().model_dump(),

@@ -22,6 +22,7 @@ class QuerySpec:
     columns: tuple[str, ...]
     filters: dict[str, str]
     sort: tuple[str, ...]
+    omit: tuple[str, ...] = ()  # bulky fields left out of query output (figure data)
 
 
 # CLI filter -> document field: per-material analysis documents and per-model summaries
@@ -34,7 +35,7 @@ MATERIAL_FILTERS = {
 SUMMARY_FILTERS = {"task": "task", "model": "model", "reference": "reference"}
 
 
-def query_spec(collection: str, columns: str, sort: str) -> QuerySpec:
+def query_spec(collection: str, columns: str, sort: str, omit: str = "") -> QuerySpec:
     """A QuerySpec from space-separated column and sort names.
 
     A collection with a ``material_id`` column is filtered per material
@@ -42,7 +43,7 @@ def query_spec(collection: str, columns: str, sort: str) -> QuerySpec:
     """
     names = tuple(columns.split())
     filters = MATERIAL_FILTERS if "material_id" in names else SUMMARY_FILTERS
-    return QuerySpec(collection, names, dict(filters), tuple(sort.split()))
+    return QuerySpec(collection, names, dict(filters), tuple(sort.split()), tuple(omit.split()))
 
 
 QUERIES: dict[str, QuerySpec] = {
@@ -89,10 +90,11 @@ QUERIES: dict[str, QuerySpec] = {
     ),
     "correction": query_spec(
         "correction",
-        "material_id model correction c n_labels n_test softening_scale_before "
+        "material_id model correction method c n_labels n_test softening_scale_before "
         "softening_scale_after force_mae_before force_mae_after force_cmae_before "
         "force_cmae_after warnings",
         sort="model correction material_id",
+        omit="parity",
     ),
 }
 
@@ -114,7 +116,8 @@ def fetch(stores: SoftbenchStores, what: str, **filters: Any) -> list[dict[str, 
         criteria[field] = values[0] if len(values) == 1 else {"$in": values}
     docs = list(stores.collection(spec.collection).query(criteria))
     for doc in docs:
-        doc.pop("_id", None)
+        for name in ("_id", *spec.omit):
+            doc.pop(name, None)
     return sorted(docs, key=lambda d: tuple(str(d.get(k, "")) for k in spec.sort))
 
 

@@ -107,6 +107,14 @@ def test_correct_synthetic_exact(
     assert doc["warnings"] == []
     assert doc["provenance"]["correction"]["c"] == pytest.approx(1.25)
     assert doc["provenance"]["correction"]["label_configurations"] == ["Si8/frame-00"]
+    assert doc["method"] == "linear" and "parity" not in doc  # figure data stays out of queries
+    (stored,) = stores_memory_docs()
+    for points in (stored["parity"]["labels"], stored["parity"]["held_out"]):
+        assert points["after"] == pytest.approx(points["dft"], abs=1e-7)
+        assert points["before"] == pytest.approx(0.8 * np.asarray(points["dft"]), abs=1e-7)
+    assert len(stored["parity"]["held_out"]["dft"]) == 3 * 8 * 3
+    assert main(["report", "correction", "--out", str(tmp_path / "fig"), "--store", "memory"]) == 0
+    assert (tmp_path / "fig" / "correction_parity_springs-1.0.png").stat().st_size > 10_000
 
     # a fresh process resolves, lists and evaluates the registered correction
     script = (
@@ -147,6 +155,12 @@ def test_correct_synthetic_exact(
         check=True,
     )
     assert "springs-1.0+lc:syn" in {r["name"] for r in json.loads(listing.stdout)}
+
+
+def stores_memory_docs() -> list[dict]:
+    from softbench.stores import open_stores
+
+    return list(open_stores("memory").collection("correction").query({}))
 
 
 def _correct(*args: str) -> int:

@@ -87,8 +87,20 @@ def test_finetune_registers_a_model_usable_in_a_new_process(
 ) -> None:
     home = tmp_path / "home"
     cmd = [sys.executable, "-m", "softbench"]
+    held_out = write_labels(tmp_path / "held_out.extxyz", n=4, seed=1)
+    evaluated = ["--test", str(held_out), "--store", str(tmp_path / "eval")]
     done = subprocess.run(
-        [*cmd, "finetune", "--labels", str(labels_file), "--epochs", "2", "--name", "t1"],
+        [
+            *cmd,
+            "finetune",
+            "--labels",
+            str(labels_file),
+            "--epochs",
+            "2",
+            "--name",
+            "t1",
+            *evaluated,
+        ],
         env=env(home),
         capture_output=True,
         text=True,
@@ -104,6 +116,13 @@ def test_finetune_registers_a_model_usable_in_a_new_process(
     assert prov["base_model"] == "chgnet-0.3.0" and len(prov["weights_sha256"]) == 64
     assert len(prov["label_source_checksum"]) == 64 and prov["best_val_loss"] > 0
     assert prov["history"][-1]["lr"] == pytest.approx(1e-5)  # cosine 1e-3 -> 1e-5
+    docs = _query_correction(tmp_path / "eval", home)
+    assert len(docs) == 4  # one per held-out material m0..m3 (other rattles than the labels)
+    assert {d["method"] for d in docs} == {"finetune"} and docs[0]["n_labels"] == 10
+    assert {d["correction"] for d in docs} == {"chgnet-0.3.0+ft:t1"}
+    for d in docs:  # held-out labels are 1.25 x CHGNet: the base model's scale is 0.8
+        assert d["softening_scale_before"] == pytest.approx(0.8, rel=1e-4)
+        assert d["force_mae_after"] is not None
     fresh = subprocess.run(
         [
             *cmd,
@@ -126,6 +145,70 @@ def test_finetune_registers_a_model_usable_in_a_new_process(
     assert fresh.returncode == 0, fresh.stderr
     rows = [line for line in fresh.stdout.splitlines() if "chgnet-0.3.0+ft:t1" in line]
     assert len([r for r in rows if "successful" in r]) == 2, fresh.stdout
+
+
+def _query_correction(store: Path, home: Path) -> list[dict]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "softbench",
+            "query",
+            "correction",
+            "--format",
+            "json",
+            "--store",
+            str(store),
+        ],
+        env=env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+@pytest.mark.slow
+def test_scalar_layer_from_the_command_line(labels_file: Path, tmp_path: Path) -> None:
+    """``finetune --scalar`` registers <model>+lc:<name> and evaluates it on held-out frames."""
+    home = tmp_path / "home"
+    held_out = write_labels(tmp_path / "held_out.extxyz", n=2, seed=2)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "softbench",
+            "finetune",
+            "--scalar",
+            "--labels",
+            str(labels_file),
+            "--epochs",
+            "60",
+            "--batch-size",
+            "5",
+            "--name",
+            "sc",
+            "--test",
+            str(held_out),
+            "--store",
+            str(tmp_path / "eval"),
+        ],
+        env=env(home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "registered chgnet-0.3.0+lc:sc" in done.stdout
+    (saved,) = (home / "corrections").glob("*.json")
+    c = json.loads(saved.read_text())["options"]["c"]
+    assert c == pytest.approx(SCALE, rel=0.01)
+    docs = _query_correction(tmp_path / "eval", home)
+    assert {d["method"] for d in docs} == {"scalar-layer"} and len(docs) == 2
+    for d in docs:
+        assert d["c"] == pytest.approx(c)
+        assert d["softening_scale_after"] == pytest.approx(0.8 * c, rel=1e-4)
 
 
 def test_too_few_labels_exit_2(labels_file: Path, tmp_path: Path) -> None:

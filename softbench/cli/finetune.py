@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
 from softbench.cli.argtypes import one_line_errors, positive_int
+from softbench.cli.common import add_store_option, open_cli_stores
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,20 +46,53 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--overwrite", action="store_true", help="replace an earlier fine-tune of this name"
     )
     parser.add_argument("--seed", type=int, default=0, help="split and torch seed (default 0)")
+    parser.add_argument(
+        "--scalar",
+        action="store_true",
+        help="the paper's scalar layer instead: train one scalar in front of CHGNet's energy "
+        "(all other weights frozen; lr 0.02 with cosine decay); registers <model>+lc:<name> "
+        "like softbench correct",
+    )
+    parser.add_argument(
+        "--test",
+        default=None,
+        help="held-out DFT frames: evaluate base and fine-tuned model there and store one "
+        "document per material in the correction collection (softbench query correction)",
+    )
+    parser.add_argument("--test-format", default=None, help="format of --test (detected)")
+    add_store_option(parser)
     one_line_errors(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Read the labels, fine-tune, print the registered name; 1 if nothing was kept."""
-    from pathlib import Path
-
-    from softbench.finetune import check_name, finetune, read_labels, split
+    from softbench.correct import read_frames
+    from softbench.finetune import check_name, read_labels, split
 
     name = args.name or Path(args.labels).name.split(".")[0]
-    check_name(name, args.overwrite)
     labels = read_labels(args.labels, args.format)
     split(len(labels), args.seed)  # too few labels: exit 2 before loading the model
+    test = read_frames(args.test, args.test_format) if args.test else None
+    if args.scalar:
+        spec, about = _scalar(args, labels, name)
+    else:
+        check_name(name, args.overwrite)
+        result, about = _full(args, labels, name)
+        print(result.describe())
+        if result.best_val_loss is None:
+            return 1
+        from softbench.models import get_model
+
+        spec = get_model(result.model_name)
+    if test is not None:
+        _evaluate(args, spec, labels, test, about)
+    return 0
+
+
+def _full(args: argparse.Namespace, labels: Any, name: str) -> tuple[Any, dict[str, Any]]:
+    from softbench.finetune import finetune
+
     result = finetune(
         labels,
         name,
@@ -68,5 +104,73 @@ def run(args: argparse.Namespace) -> int:
         element_energies=args.fit_element_energies,
         overwrite=args.overwrite,
     )
-    print(result.describe())
-    return 0 if result.best_val_loss is not None else 1
+    about = {
+        "method": "finetune",
+        "c": None,
+        "n_labels": result.n_labels,
+        "n_train": result.n_train,
+        "epochs": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "label_configurations": labels.ids,
+        "label_reference": f"finetune:{Path(labels.source).name}",
+    }
+    return result, about
+
+
+def _scalar(args: argparse.Namespace, labels: Any, name: str) -> tuple[Any, dict[str, Any]]:
+    """Train the scalar layer and register it as a linear correction."""
+    from softbench.finetune import scalar_finetune
+    from softbench.models import get_model
+    from softbench.models.corrections import correction_spec, save_correction
+    from softbench.models.registry import register
+
+    base = get_model(args.model)
+    result = scalar_finetune(
+        labels,
+        base=args.model,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        device=args.device,
+        seed=args.seed,
+    )
+    info = {
+        "label_source": str(Path(labels.source).expanduser().resolve()),
+        "label_configurations": labels.ids,
+        "fit": f"scalar layer, CHGNet Trainer, {args.epochs} epochs (closed form "
+        f"{result.closed_form:.6g})",
+        "closed_form_c": result.closed_form,
+    }
+    spec = register(correction_spec(base, name, result.scale, info), overwrite=True)
+    save_correction(spec)
+    gap = abs(result.scale / result.closed_form - 1)
+    print(
+        f"scalar layer: c = {result.scale:.6g} after {args.epochs} epochs; closed-form least "
+        f"squares {result.closed_form:.6g} ({100 * gap:.2f} % apart); registered {spec.name}"
+    )
+    about = {
+        "method": "scalar-layer",
+        "c": result.scale,
+        "closed_form_c": result.closed_form,
+        "n_labels": len(labels),
+        "label_configurations": labels.ids,
+        "label_reference": f"finetune:{Path(labels.source).name}",
+    }
+    return spec, about
+
+
+def _evaluate(
+    args: argparse.Namespace, spec: Any, labels: Any, test: Any, about: dict[str, Any]
+) -> None:
+    """Held-out evaluation of base and corrected model, stored and printed."""
+    from softbench.correct import evaluate_correction, held_out, read_frames
+    from softbench.models import get_model
+    from softbench.query import render
+
+    label_frames = read_frames(args.labels, args.format)
+    warnings: list[str] = []
+    test, _ = held_out(label_frames, test, warnings)
+    stores = open_cli_stores(args)
+    docs = evaluate_correction(
+        stores, get_model(args.model), spec, label_frames, test, about, warnings, args.device
+    )
+    print(render(docs, "correction"))
