@@ -47,14 +47,15 @@ DISPLACEMENT = 0.01  # Å, as in the VASP data set
 def vasp_phonons(material: str) -> Phonopy:
     """The data set's phonopy object with VASP force constants."""
     path = dataset_path("phonons-pbe") / material / "phonopy.yaml.xz"
-    ph = phonopy.load(str(path), produce_fc=True, log_level=0)
-    return ph
+    return phonopy.load(str(path), produce_fc=True, log_level=0)
 
 
 def small_phonons(vasp: Phonopy, n: int) -> Phonopy:
     """n x n x n supercell of the primitive cell, displaced like the data set."""
     prim = vasp.primitive
-    unit = PhonopyAtoms(symbols=prim.symbols, cell=prim.cell, scaled_positions=prim.scaled_positions)
+    unit = PhonopyAtoms(
+        symbols=prim.symbols, cell=prim.cell, scaled_positions=prim.scaled_positions
+    )
     ph = Phonopy(unit, supercell_matrix=np.eye(3, dtype=int) * n, primitive_matrix=None)
     ph.generate_displacements(distance=DISPLACEMENT)
     return ph
@@ -164,7 +165,8 @@ def main() -> None:
             "size": {},
         }
         for name in [m for m in args.models.split(",") if m]:
-            model_small = with_forces(small_phonons(vasp, args.supercell), model_forces(small, name))
+            small_again = small_phonons(vasp, args.supercell)
+            model_small = with_forces(small_again, model_forces(small, name))
             big = phonopy.load(
                 str(dataset_path("phonons-pbe") / material / "phonopy.yaml.xz"), log_level=0
             )
