@@ -309,3 +309,18 @@ def test_cli_dft_cp2k_says_how_to_install(monkeypatch, shared, capsys, tmp_path)
     assert not (tmp_path / "w").exists()
     assert main([*argv, "--label", "mine"]) == 2
     assert "label comes from its settings" in capsys.readouterr().err
+
+
+def test_cost_estimate_warns_for_large_cells(capsys):
+    from softbench.cli.high_energy import _warn_cp2k_cost
+    from softbench.makers.cp2k.high_energy import WARN_SECONDS, estimated_seconds
+
+    si8 = Structure(Lattice.cubic(5.43), ["Si"] * 8, np.random.default_rng(0).random((8, 3)))
+    small = estimated_seconds(si8, Cp2kSettings(), 4, 2)
+    assert 26 * 4 < small < WARN_SECONDS  # 4 frames at the calibration point + validation
+    assert estimated_seconds(si8, Cp2kSettings(), 4, 4) < small  # more ranks, less time
+    big = si8 * (2, 2, 2)
+    assert estimated_seconds(big, Cp2kSettings(), 10, 2) > WARN_SECONDS
+    _warn_cp2k_cost({"si8": si8, "si64": big}, Cp2kSettings(), 10)
+    err = capsys.readouterr().err
+    assert "si64 (64 atoms, 256 valence electrons" in err and "si8" not in err

@@ -208,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             print(f"softbench: error: {problem}", file=sys.stderr)
             return 2
+        _warn_cp2k_cost(structures, cp2k, sampling.n_frames)
     if plan.counts.get("dft static") or plan.counts.get("relax"):
         problem = vasp_problem()
         if problem:
@@ -226,6 +227,24 @@ def run(args: argparse.Namespace) -> int:
     if args.no_build:
         return 0
     return _report(stores, structures, models, label)
+
+
+def _warn_cp2k_cost(structures: dict[str, Any], settings: Any, n_frames: int) -> None:
+    """One warning line per material whose CP2K estimate exceeds an hour."""
+    from softbench.makers.cp2k.high_energy import WARN_SECONDS, cp2k_ranks, estimated_seconds
+
+    ranks = cp2k_ranks()
+    for mid, structure in structures.items():
+        seconds = estimated_seconds(structure, settings, n_frames, ranks)
+        if seconds > WARN_SECONDS:
+            print(
+                f"softbench: warning: {mid} ({len(structure)} atoms, "
+                f"{settings.n_electrons(s.specie.symbol for s in structure)} valence electrons, "
+                f"k-points {settings.kpoints(structure.lattice.matrix)}): CP2K needs roughly "
+                f"{seconds / 3600:.1f} h on {ranks} rank(s) (SOFTBENCH_CP2K_RANKS); consider "
+                "--max-atoms, fewer --frames or more ranks",
+                file=sys.stderr,
+            )
 
 
 def _eligible(args: argparse.Namespace, dft: bool) -> Any:

@@ -57,6 +57,29 @@ def cp2k_ranks() -> int:
     return ranks
 
 
+#: Measured: 8-atom Si (32 valence electrons, 4x4x4 k-points) took 26 s per frame on
+#: 2 ranks of an idle 2-core machine (README). Cost is taken as electrons^3 x k-points.
+CALIBRATION = (26.0, 32, 64, 2)  # seconds, electrons, k-points, ranks
+WARN_SECONDS = 3600.0  # per material: warn above this estimate
+
+
+def estimated_seconds(structure: Any, settings: Cp2kSettings, n_frames: int, ranks: int) -> float:
+    """Rough CP2K wall time of one material (validation + frames), from :data:`CALIBRATION`.
+
+    Cubic in valence electrons and linear in k-points, scaled by ranks; SCF step counts
+    and hot, strained frames vary it by a factor of ~2 either way.
+    """
+    seconds, electrons, kpoints, calibration_ranks = CALIBRATION
+    symbols = [site.specie.symbol for site in structure]
+    missing = settings.missing(symbols)
+    if missing:
+        return 0.0  # refused by the validation, which is quick
+    n_el = settings.n_electrons(symbols)
+    n_k = int(np.prod(settings.kpoints(structure.lattice.matrix)))
+    per_frame = seconds * (n_el / electrons) ** 3 * (n_k / kpoints) * calibration_ranks / ranks
+    return per_frame * n_frames + seconds * 3  # the validation: three small Γ-point runs
+
+
 def cp2k_command(ranks: int | None = None) -> str:
     """Shell command of the CP2K shell (``cp2k.psmp -s``, under mpiexec for >1 rank)."""
     ranks = cp2k_ranks() if ranks is None else ranks
