@@ -238,3 +238,81 @@ def _describe(task: str, materials: Sequence[str] | None, references: Sequence[s
     if references:
         parts.append(f"reference {', '.join(references)}")
     return ", ".join(parts)
+
+
+TABLE_FORMATS = ("csv", "parquet")
+PARQUET_HINT = "pip install 'softbench[export]' (pyarrow)"
+
+
+@dataclass
+class TableExportResult:
+    """What :func:`export_table` wrote."""
+
+    path: Path
+    what: str
+    n_rows: int
+    n_columns: int
+
+    def describe(self) -> str:
+        """One line for the command line."""
+        return f"{self.path}: {self.n_rows} {self.what} rows, {self.n_columns} columns"
+
+
+def export_table(
+    stores: SoftbenchStores,
+    what: str,
+    out: str | Path | None = None,
+    fmt: str = "csv",
+    **filters: Any,
+) -> TableExportResult:
+    """Write one query collection (``softbench query <what>``) as a CSV or Parquet table.
+
+    The columns are the query's columns, values at full precision (lists such as
+    ``softening_scale_ci95`` as lists in Parquet, as ``[a, b]`` in CSV); rows in the
+    query's order. ``filters`` are the query's filters (``task``, ``model``, ...;
+    comma lists allowed). Written whole or not at all. Raises :class:`ExportError`
+    for an unknown query or format, a filter the query lacks, no matching document,
+    or Parquet without pyarrow.
+    """
+    import pandas as pd
+
+    from softbench.query import QUERIES, fetch
+
+    if what not in QUERIES:
+        raise ExportError(f"unknown table {what!r}: {', '.join(sorted(QUERIES))}")
+    if fmt not in TABLE_FORMATS:
+        raise ExportError(f"unknown table format {fmt!r}: {', '.join(TABLE_FORMATS)}")
+    spec = QUERIES[what]
+    given = {k: v for k, v in filters.items() if v is not None}
+    wrong = sorted(set(given) - set(spec.filters))
+    if wrong:
+        raise ExportError(f"{what} cannot be filtered by {', '.join(wrong)}")
+    if fmt == "parquet" and not _has_parquet_engine():
+        raise ExportError(f"parquet export needs pyarrow: {PARQUET_HINT}")
+    docs = fetch(stores, what, **given)
+    if not docs:
+        request = ", ".join(f"{k} {v}" for k, v in given.items()) or "any filter"
+        raise ExportError(f"no {what} documents for {request}")
+    columns = list(spec.columns)
+    frame = pd.DataFrame([{c: d.get(c) for c in columns} for d in docs], columns=columns)
+    path = Path(out).expanduser() if out is not None else Path(DEFAULT_DIR) / f"{what}.{fmt}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+        Path(tmp).chmod(0o666 & ~_umask())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return TableExportResult(path, what, len(frame), len(columns))
+
+
+def _has_parquet_engine() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("pyarrow") is not None

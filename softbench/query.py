@@ -135,15 +135,35 @@ def render(docs: Sequence[dict[str, Any]], what: str, fmt: str = "table") -> str
         return buf.getvalue()
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}: table, json or csv")
-    keep = [i for i, c in enumerate(columns) if any(r[i] for r in rows) or c == "reason"]
-    keep = [i for i in keep if columns[i] != "reason" or any(r[i] for r in rows)]
-    header = [columns[i] for i in keep]
-    body = [[r[i] for i in keep] for r in rows]
+    header, body = table_cells(docs, what)
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=True)) for r in body]
     return "\n".join(lines)
+
+
+def table_cells(docs: Sequence[dict[str, Any]], what: str) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted cells of the table view: columns empty in every row left out."""
+    columns = list(QUERIES[what].columns)
+    rows = [[_cell(d.get(c)) for c in columns] for d in docs]
+    keep = [i for i, _ in enumerate(columns) if any(r[i] for r in rows)]
+    return [columns[i] for i in keep], [[r[i] for i in keep] for r in rows]
+
+
+def jsonable(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Documents as plain JSON values (datetimes and enums as strings; NaN and inf as None)."""
+    return [_finite(_jsonable(d)) for d in docs]
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _cell(value: Any) -> str:

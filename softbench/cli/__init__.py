@@ -20,6 +20,7 @@ from softbench.cli import (
     phonons,
     query,
     report,
+    serve,
 )
 
 TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic]
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     correct.register(sub)
     finetune.register(sub)
     report.register(sub)
+    serve.register(sub)
     return parser
 
 

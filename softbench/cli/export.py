@@ -1,4 +1,4 @@
-"""``softbench export frames``: the stored DFT-labelled configurations as extended XYZ."""
+"""``softbench export``: DFT-labelled frames as extended XYZ; query tables as CSV or Parquet."""
 
 from __future__ import annotations
 
@@ -31,6 +31,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_store_option(frames)
     one_line_errors(frames)
     frames.set_defaults(handler=run_frames)
+    register_table(what)
+
+
+def register_table(what: argparse._SubParsersAction) -> None:
+    """``softbench export table <query>``: a query collection as a CSV or Parquet file."""
+    from softbench.export import TABLE_FORMATS
+    from softbench.query import QUERIES
+
+    table = what.add_parser(
+        "table",
+        help="a query collection (as `softbench query <name>`) as CSV or Parquet, full precision",
+    )
+    table.add_argument("name", choices=sorted(QUERIES), help="query collection")
+    for option in ("task", "model", "material", "reference"):
+        table.add_argument(f"--{option}", default=None, help="filter; comma list allowed")
+    table.add_argument("--format", choices=TABLE_FORMATS, default=TABLE_FORMATS[0])
+    table.add_argument(
+        "--out", default=None, help="output file (default: softbench-output/<name>.<format>)"
+    )
+    add_store_option(table)
+    one_line_errors(table)
+    table.set_defaults(handler=run_table)
 
 
 def run_frames(args: argparse.Namespace) -> int:
@@ -44,6 +66,18 @@ def run_frames(args: argparse.Namespace) -> int:
         materials=args.material,
         references=args.reference,
         fmt=args.format,
+    )
+    print(result.describe())
+    return 0
+
+
+def run_table(args: argparse.Namespace) -> int:
+    """Write the table; print the path and the counts."""
+    from softbench.export import export_table
+
+    filters = {k: getattr(args, k) for k in ("task", "model", "material", "reference")}
+    result = export_table(
+        open_cli_stores(args, create=False), args.name, out=args.out, fmt=args.format, **filters
     )
     print(result.describe())
     return 0

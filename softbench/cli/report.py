@@ -3,6 +3,8 @@
 Each task registers one function in :data:`REPORTS` as ``"module:function"``; the
 function takes ``(stores, args)`` and returns the paths it wrote. Options shared by
 all reports are added here; a task needing more adds them in :func:`register`.
+:data:`OVERVIEWS` are reports over all tasks (``html``: one page with every task's
+tables and the figures of every function in :data:`REPORTS`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ REPORTS: dict[str, str] = {
     "elastic": "softbench.reports.elastic:report_from_args",
     "correction": "softbench.reports.correction:report_from_args",
 }
+OVERVIEWS: dict[str, str] = {"html": "softbench.reports.html:report_from_args"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand."""
     parser = sub.add_parser("report", help="write figures for a benchmark task")
-    parser.add_argument("what", choices=sorted(REPORTS), help="task to report on")
+    parser.add_argument(
+        "what", choices=sorted(REPORTS | OVERVIEWS), help="task to report on, or html (all)"
+    )
     parser.add_argument(
         "--out", default="softbench-report", help="output directory (default: softbench-report)"
     )
@@ -50,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     """Dispatch to the task's report function and list the files written."""
     from importlib import import_module
 
-    module, func = REPORTS[args.what].split(":")
+    module, func = {**REPORTS, **OVERVIEWS}[args.what].split(":")
     out = Path(args.out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     args.out = out

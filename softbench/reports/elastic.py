@@ -106,7 +106,9 @@ def parity_figure(groups: dict[str, list[Any]], which: str, path: Path) -> Path:
             title=f"{model}\n{dft.size} stable, {n_unstable} unstable, {n_failed} failed",
         )
         ax.title.set_fontsize(9)
-    fig.suptitle(f"Elastic parity, {title}: below the diagonal means softened", fontsize=11)
+    fig.suptitle(
+        f"Elastic parity, {title}: below the diagonal means softened", fontsize=11, wrap=True
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)

@@ -112,6 +112,7 @@ def parity_figure(
         f"Force parity ({task}): slope < 1 means a softened PES; "
         "per-material scales: softbench query softening",
         fontsize=11,
+        wrap=True,  # one panel is narrower than the title
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
