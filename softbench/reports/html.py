@@ -128,7 +128,11 @@ def render_page(stores: Any, store_label: str = "") -> str:
 def group_anchor(what: str, doc: dict[str, Any]) -> str:
     """HTML id of the per-material table of ``doc``'s (task, model, reference) group."""
     values = [str(doc.get(f, "")) for f in GROUP_FIELDS if doc.get(f) is not None]
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", "--".join([what, *values]))
+    return _slug("--".join([what, *values]))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
 
 
 def _detail_of(summary: str, details: list[str]) -> str | None:
@@ -182,7 +186,7 @@ def _figure_sections(stores: Any) -> Iterator[str]:
     from softbench.cli.report import REPORTS
 
     any_figure = False
-    for name, title, args in _report_calls(stores):
+    for name, title, tasks, args in _report_calls(stores):
         module, func = REPORTS[name].split(":")
         with tempfile.TemporaryDirectory(prefix="softbench-html-") as tmp:
             args.out = Path(tmp)
@@ -195,8 +199,9 @@ def _figure_sections(stores: Any) -> Iterator[str]:
                 continue
             any_figure = True
             yield (
-                f'<section class="figures" data-report="{_e(name)}" data-task="{_e(title)}">'
-                f'<h3 id="figures-{_e(title)}">{_e(title)}</h3>'
+                f'<section class="figures" data-report="{_e(name)}" '
+                f'data-tasks="{_e(" ".join(tasks))}">'
+                f'<h3 id="figures-{_slug(title)}">{_e(title)}</h3>'
                 + "".join(_figure(p, name) for p in pngs)
                 + "</section>"
             )
@@ -204,15 +209,16 @@ def _figure_sections(stores: Any) -> Iterator[str]:
         yield '<p class="note">No figures: no finished task in this store.</p>'
 
 
-def _report_calls(stores: Any) -> Iterator[tuple[str, str, argparse.Namespace]]:
-    """(report name, section title, arguments) of every report to draw.
+def _report_calls(stores: Any) -> Iterator[tuple[str, str, list[str], argparse.Namespace]]:
+    """(report name, section title, tasks shown, arguments) of every report to draw.
 
     The force-parity report is drawn once per task that has force-parity results
     (``forces``, ``high-energy``, ``phonons-fixed``, ...); every other report once,
-    with the defaults of ``softbench report <name>``.
+    with the defaults of ``softbench report <name>``. The tasks shown are those with
+    successful documents in the report's query collection (same name), else the name.
     """
     from softbench.cli.report import REPORTS
-    from softbench.query import fetch
+    from softbench.query import QUERIES, fetch
 
     def args(**kw: Any) -> argparse.Namespace:
         base = {"task": None, "material": None, "model": None, "reference": None}
@@ -222,9 +228,11 @@ def _report_calls(stores: Any) -> Iterator[tuple[str, str, argparse.Namespace]]:
         if name == "forces":
             tasks = sorted({d["task"] for d in fetch(stores, "softening") if _finished(d)})
             for task in tasks:
-                yield name, f"force parity: {task}", args(task=task)
+                yield name, f"force parity: {task}", [task], args(task=task)
         else:
-            yield name, name, args()
+            docs = fetch(stores, name) if name in QUERIES else []
+            shown = sorted({d["task"] for d in docs if _finished(d)}) or [name]
+            yield name, name, shown, args()
 
 
 def _finished(doc: dict[str, Any]) -> bool:
