@@ -7,7 +7,7 @@ a query gets an endpoint. Each takes the filters of its query (``task``, ``model
 ``limit`` / ``skip``, and answers ``{"data": [documents], "meta": {...}}`` in the
 order of ``softbench query``. ``/openapi.json`` is FastAPI's OpenAPI spec, ``/`` lists
 the endpoints. A malformed or unknown parameter is answered with HTTP 422 and the
-reason.
+reason; a store that cannot be read (server gone, lock timeout) with 503 and the reason.
 
 maggma's own API framework (``maggma.api``, deprecated in favour of emmet-api) is not
 used: its search endpoint runs ``aggregate`` on the raw collection, which the embedded
@@ -78,8 +78,10 @@ def make_app(stores: SoftbenchStores) -> FastAPI:
 def _endpoint(stores: SoftbenchStores, name: str, spec: QuerySpec, lock: threading.Lock) -> Any:
     """``GET /<name>``: a function whose signature FastAPI turns into query parameters."""
     from fastapi import HTTPException, Query, Request
+    from pymongo.errors import PyMongoError
 
     from softbench.query import fetch, jsonable
+    from softbench.stores import StoreConfigError
 
     allowed = set(spec.filters) | set(PAGING)
 
@@ -95,8 +97,11 @@ def _endpoint(stores: SoftbenchStores, name: str, spec: QuerySpec, lock: threadi
         for option, value in params.items():
             if value is not None and not [v for v in value.split(",") if v.strip()]:
                 raise HTTPException(422, f"query parameter {option} is empty")
-        with lock:
-            docs = fetch(stores, name, **params)
+        try:
+            with lock:
+                docs = fetch(stores, name, **params)
+        except (StoreConfigError, PyMongoError) as exc:  # server gone, lock timeout, ...
+            raise HTTPException(503, f"store unavailable: {exc}") from None
         page = docs[skip : skip + limit]
         meta = {"query": name, "total": len(docs), "skip": skip, "limit": limit}
         return {"data": jsonable(page), "meta": {**meta, "returned": len(page)}}

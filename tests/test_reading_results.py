@@ -146,7 +146,7 @@ def test_serve_answers_queries_over_http(results, env):
         [*SB, "serve", "--port", "0", "--store", results],
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env={**env, "SOFTBENCH_STORE_LOCK_TIMEOUT": "1"},
     )
     try:
         line = server.stderr.readline()  # printed once the socket listens
@@ -196,6 +196,14 @@ def test_serve_answers_queries_over_http(results, env):
             status, body = get(path)
             assert status == 422, path
             assert reason in json.dumps(body), (path, body)
+
+        # a store it cannot read (another process holds the lock too long): 503, the reason
+        from softbench.stores.monty import store_lock
+
+        with store_lock(Path(results)).exclusive():
+            status, body = get("/summary")
+        assert status == 503 and body["detail"].startswith("store unavailable: ")
+        assert get("/summary")[0] == 200
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -256,3 +264,12 @@ def test_parquet_without_pyarrow_is_one_clear_error(stores, monkeypatch):
     monkeypatch.setattr(export, "_has_parquet_engine", lambda: False)
     with pytest.raises(export.ExportError, match=r"parquet export needs pyarrow: pip install"):
         export.export_table(stores, "softening", fmt="parquet")
+
+
+def test_html_page_of_an_empty_store_says_so(stores, tmp_path):
+    from softbench.reports.html import write_page
+
+    text = write_page(stores, tmp_path, store_label="memory").read_text()
+    assert "No analysis documents in this store yet" in text
+    assert "No figures: no finished task in this store." in text
+    assert "<img" not in text

@@ -99,6 +99,7 @@ def parity_figure(groups: dict[str, list[Any]], which: str, path: Path) -> Path:
             ax.legend(loc="upper left", fontsize=8)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        plain_log_ticks(ax.xaxis, ax.yaxis)
         ax.set_aspect("equal")
         ax.set(
             xlabel=f"DFT {short}_VRH (GPa)",
@@ -138,6 +139,7 @@ def ratio_histogram(groups: dict[str, list[Any]], path: Path) -> Path:
             )
         ax.axvline(1.0, color="0.4", lw=1, ls="--")
         ax.set_xscale("log")
+        plain_log_ticks(ax.xaxis)
         ax.set(
             xlabel=f"model / DFT {NAMES[which][1]}_VRH", ylabel="materials", title=NAMES[which][0]
         )
@@ -147,3 +149,17 @@ def ratio_histogram(groups: dict[str, list[Any]], path: Path) -> Path:
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
+
+
+def plain_log_ticks(*axes: Any) -> None:
+    """Log axes labelled 1, 2, 3, 5 x 10^n as plain numbers; unlabelled minor ticks.
+
+    Matplotlib's default labels every minor tick of an axis spanning less than a
+    decade, and the labels overlap.
+    """
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    for axis in axes:
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
+        axis.set_major_formatter(FormatStrFormatter("%g"))
+        axis.set_minor_formatter(NullFormatter())

@@ -255,17 +255,29 @@ def _models_section(present: dict[str, list[dict[str, Any]]]) -> str:
         for doc in docs:
             prov = doc.get("model_provenance")
             if isinstance(prov, dict):
-                models.setdefault(tuple(str(prov.get(f)) for f in PROVENANCE_FIELDS), prov)
+                key = tuple(str(prov.get(f)) for f in (*PROVENANCE_FIELDS, "correction"))
+                models.setdefault(key, prov)
     rows = "".join(
-        "<tr>" + "".join(_td(prov.get(f), f) for f in PROVENANCE_FIELDS) + "</tr>"
+        "<tr>"
+        + "".join(_td(prov.get(f), f) for f in PROVENANCE_FIELDS)
+        + _td(_correction(prov.get("correction")), "correction")
+        + "</tr>"
         for _, prov in sorted(models.items())
     )
     return (
         '<h2 id="models">Models</h2>'
         '<p class="note">As recorded with each prediction; <code>weights_sha256</code> is '
         "the SHA-256 of the weight files.</p>"
-        f'<div class="scroll"><table><tr>{_heads(PROVENANCE_FIELDS)}</tr>{rows}</table></div>'
+        f'<div class="scroll"><table><tr>{_heads([*PROVENANCE_FIELDS, "correction"])}</tr>'
+        f"{rows}</table></div>"
     )
+
+
+def _correction(info: Any) -> str:
+    """``c = 1.23 x <base>`` for a linearly corrected model, else empty."""
+    if not isinstance(info, dict) or info.get("c") is None:
+        return ""
+    return f"c = {float(info['c']):.4g} x {info.get('base', '?')}"
 
 
 def _references_section(present: dict[str, list[dict[str, Any]]]) -> str:
@@ -319,7 +331,7 @@ def _td(value: Any, column: str) -> str:
         css.append(text)
     if column == "reason":
         css.append("reason")
-    if re.fullmatch(r"-?[\d.]+(e[-+]?\d+)?|nan", text):
+    if re.fullmatch(r"-?\d+(\.\d+)?(e[-+]?\d+)?|nan", text):
         css.append("num")
     cls = f' class="{" ".join(css)}"' if css else ""
     return f"<td{cls}>{_e(text)}</td>"
