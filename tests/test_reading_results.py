@@ -251,11 +251,16 @@ def test_export_table_csv_and_parquet_at_full_precision(results, env, tmp_path):
 )
 def test_readers_never_create_a_store(args, tmp_path, env):
     store = tmp_path / "missing"
-    out = sb(*args, "--store", str(store), env=env, check=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    out = subprocess.run(
+        [*SB, *args, "--store", str(store)], capture_output=True, text=True, env=env, cwd=work
+    )
     assert out.returncode == 2
     assert out.stderr.startswith(f"softbench: error: store {store} does not exist")
     assert len(out.stderr.strip().splitlines()) == 1
     assert not store.exists()
+    assert list(work.iterdir()) == []  # no output folder or file either
 
 
 def test_parquet_without_pyarrow_is_one_clear_error(stores, monkeypatch):

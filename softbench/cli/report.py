@@ -56,10 +56,11 @@ def run(args: argparse.Namespace) -> int:
     from importlib import import_module
 
     module, func = {**REPORTS, **OVERVIEWS}[args.what].split(":")
+    stores = open_cli_stores(args)  # first: a missing store leaves no empty output folder
     out = Path(args.out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     args.out = out
-    paths = getattr(import_module(module), func)(open_cli_stores(args), args)
+    paths = getattr(import_module(module), func)(stores, args)
     for path in paths:
         print(path)
     return 0
