@@ -197,6 +197,22 @@ def test_serve_answers_queries_over_http(results, env):
             assert status == 422, path
             assert reason in json.dumps(body), (path, body)
 
+        # a running server answers with what other processes write later
+        from softbench.stores import open_stores
+
+        writer = open_stores(results, create=False)
+        summaries = writer.collection("elastic_summary")
+        (later,) = summaries.query({"model": CHGNET})
+        later = {**later, "key": "elastic|later-model|x", "model": "later-model"}
+        later.pop("_id")
+        summaries.update([later], key="key")
+        try:
+            status, body = get("/elastic-summary?model=later-model")
+            assert status == 200 and [d["key"] for d in body["data"]] == [later["key"]]
+        finally:
+            summaries.remove_docs({"key": later["key"]})
+            writer.close()
+
         # a store it cannot read (another process holds the lock too long): 503, the reason
         from softbench.stores.monty import store_lock
 
