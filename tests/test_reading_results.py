@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from pinned import CATE, CHGNET, FORCE_SCALE, REL
 
+from softbench.query import QUERIES
+
 SB = [sys.executable, "-m", "softbench.cli"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PER_MATERIAL = ("softening", "phonons", "elastic")
@@ -232,8 +234,10 @@ def test_export_table_csv_and_parquet_at_full_precision(results, env, tmp_path):
     expected = query("softening", results, env)
     csv_path, parquet_path = tmp_path / "softening.csv", tmp_path / "softening.parquet"
     out = sb("export", "table", "softening", "--out", str(csv_path), "--store", results, env=env)
-    assert out.stdout.strip() == f"{csv_path}: 2 softening rows, 15 columns"
+    columns = list(QUERIES["softening"].columns)
+    assert out.stdout.strip() == f"{csv_path}: 2 softening rows, {len(columns)} columns"
     table = pd.read_csv(csv_path)
+    assert list(table.columns) == columns
     assert list(table["softening_scale"]) == [d["softening_scale"] for d in expected]
 
     sb("export", "table", "softening", "--format", "parquet", "--task", "forces", "--out",
