@@ -23,6 +23,7 @@ Sn         GTH-PBE-q4, DZVP-MOLOPT-PBE-GTH-q4    1.6e-4      -2.35848 / -2.35881
 Sb         GTH-PBE-q5, DZVP-MOLOPT-PBE-GTH-q5    8.4e-4      -1.47431 / -1.47476
 Te         GTH-PBE-q6, DZVP-MOLOPT-PBE-GTH-q6    3.1e-4      -2.08312 / -2.08382
 Pb         GTH-PBE-q4, DZVP-MOLOPT-PBE-GTH-q4    7.0e-4      -1.93867 / -1.93892
+Ca         GTH-PBE-q10, DZVP-MOLOPT-PBE-GTH-q10  3.4e-4      -0.19562 / -0.19554
 Li+Mg+Si   (3-atom cell)                         8e-4        -0.56200 / -0.56209
 Al+Ge+P+Si (4-atom cell)                         8e-7        -2.73742 / -2.73794
 Li+Mg+Sn   (3-atom cell)                         3.4e-3      -0.40725 / -0.40733
@@ -33,7 +34,7 @@ Refused by the same check at 500 Ry, hence not vetted: Mg GTH-PBE-q10 (sum 7.7 e
 Na GTH-PBE-q9 (0.73), O GTH-PBE-q6 (0.038; 0.027 at 800 Ry; 0.071 with Mg q2), Ga
 GTH-PBE-q13 with As GTH-PBE-q5 (0.14; 0.06 at 800 Ry), all with DZVP-MOLOPT-SR-GTH.
 
-Sn, Sb, Te and Pb have no DZVP SR MOLOPT basis for their GTH-PBE potentials in
+Sn, Sb, Te, Pb and Ca have no DZVP SR MOLOPT basis for their GTH-PBE potentials in
 BASIS_MOLOPT; their bases are UZH's DZVP-MOLOPT-PBE-GTH-qN (BASIS_MOLOPT_UZH), made for
 POTENTIAL_UZH's refits of the same GTH-PBE-qN (parameters equal to 3-4 digits, e.g.
 Sn). CP2K reads one potential file, so GTH_POTENTIALS' potentials are used with them;
@@ -41,7 +42,7 @@ the validation above ran exactly that pairing.
 
 The label hash covers the numerics and the kinds of :data:`HASHED_ELEMENTS` (the
 table labels were first made from) plus any kind that differs from this table;
-elements vetted later (Sn, Sb, Te, Pb) stay out of it, so adding an element keeps every existing
+elements vetted later (Sn, Sb, Te, Pb, Ca) stay out of it, so adding an element keeps every existing
 label, and stored references stay reusable.
 """
 
@@ -90,6 +91,7 @@ VETTED_KINDS: dict[str, Cp2kKind] = {
     "Sb": _kind(5, "DZVP-MOLOPT-PBE-GTH-q5", "BASIS_MOLOPT_UZH"),
     "Te": _kind(6, "DZVP-MOLOPT-PBE-GTH-q6", "BASIS_MOLOPT_UZH"),
     "Pb": _kind(4, "DZVP-MOLOPT-PBE-GTH-q4", "BASIS_MOLOPT_UZH"),
+    "Ca": _kind(10, "DZVP-MOLOPT-PBE-GTH-q10", "BASIS_MOLOPT_UZH"),
 }
 
 #: Elements whose kinds are always part of the settings hash (the first vetted table).
