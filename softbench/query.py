@@ -34,14 +34,18 @@ MATERIAL_FILTERS = {
 SUMMARY_FILTERS = {"task": "task", "model": "model", "reference": "reference"}
 
 
-def query_spec(collection: str, columns: str, sort: str) -> QuerySpec:
+def query_spec(
+    collection: str, columns: str, sort: str, filters: dict[str, str] | None = None
+) -> QuerySpec:
     """A QuerySpec from space-separated column and sort names.
 
     A collection with a ``material_id`` column is filtered per material
-    (:data:`MATERIAL_FILTERS`), any other as a summary (:data:`SUMMARY_FILTERS`).
+    (:data:`MATERIAL_FILTERS`), any other as a summary (:data:`SUMMARY_FILTERS`),
+    unless ``filters`` says otherwise.
     """
     names = tuple(columns.split())
-    filters = MATERIAL_FILTERS if "material_id" in names else SUMMARY_FILTERS
+    if filters is None:
+        filters = MATERIAL_FILTERS if "material_id" in names else SUMMARY_FILTERS
     return QuerySpec(collection, names, dict(filters), tuple(sort.split()))
 
 
@@ -92,6 +96,20 @@ QUERIES: dict[str, QuerySpec] = {
         "softening_scale_after force_mae_before force_mae_after force_cmae_before "
         "force_cmae_after warnings",
         sort="model correction material_id",
+    ),
+    "migration": query_spec(
+        "migration",
+        "host hop_id working_ion model reference state barrier_ev dft_barrier_ev "
+        "barrier_difference_ev asymmetry_ev dft_asymmetry_ev hop_distance_ang n_images paired "
+        "reason",
+        sort="model host hop_id",
+        filters=MATERIAL_FILTERS,
+    ),
+    "migration-summary": query_spec(
+        "migration_summary",
+        "model reference n_materials n_successful n_failed n_paired mae_ev "
+        "mean_signed_difference_ev fraction_underpredicted mean_barrier_ev mean_dft_barrier_ev",
+        sort="model reference",
     ),
 }
 

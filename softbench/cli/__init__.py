@@ -16,13 +16,14 @@ from softbench.cli import (
     finetune,
     forces,
     high_energy,
+    migration,
     models,
     phonons,
     query,
     report,
 )
 
-TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic]
+TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic, migration]
 
 
 def _parser() -> argparse.ArgumentParser:
