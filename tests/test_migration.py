@@ -221,3 +221,44 @@ def test_ingest_formats(tmp_path):
     bad.write_text(json.dumps([{"hop_id": 1}]))
     with pytest.raises(ReferenceFormatError, match="has no 'host'"):
         read_hops(bad)
+
+
+def test_cp2k_path_runs_the_same_protocol(monkeypatch, tmp_path):
+    """``--dft cp2k`` plumbing: CP2K runner replaced by the analytic potential (no CP2K).
+
+    Checks the element validation gate, the ASE calculator over the runner, the label
+    and the reference document; CP2K's own numbers are checked in test_cp2k.py.
+    """
+    from softbench.makers.cp2k import migration as cp2k_migration
+    from softbench.makers.cp2k.high_energy import Cp2kResult
+    from softbench.testing.calculators import CosinePath
+
+    terms = [(0.3, D)]
+    calls = []
+
+    def compute(self, atoms, kpoints, eps_scf=None, stress=True):
+        calc = CosinePath(ion="Li", terms=terms)
+        calls.append(stress)
+        a = atoms.copy()
+        a.calc = calc
+        return Cp2kResult(a.get_potential_energy(), a.get_forces(), np.zeros((3, 3)), True)
+
+    monkeypatch.setattr(cp2k_migration.Cp2kRunner, "compute", compute)
+    monkeypatch.setattr(cp2k_migration, "validate_elements", lambda *a: (None, {"ok": True}))
+    maker = cp2k_migration.Cp2kMigrationMaker(n_images=5)
+    hop = hops_from_host(toy_host(), "Li", "toy", min_length=0)[1]
+    record = hop_record(hop, 5, "toy", "x")
+    doc = cp2k_migration.cp2k_migration_reference(record, maker, tmp_path)
+    assert doc.state == "successful", doc.reason
+    assert doc.reference == f"{maker.settings.label()}-approxneb"
+    assert doc.barrier_ev == pytest.approx(0.3, abs=TOL)
+    assert doc.image_energies_ev[3] == pytest.approx(0.3, abs=TOL)
+    assert doc.dft_settings["validation"] == {"ok": True}
+    assert calls and all(calls)  # one input (with stress) for every step: one CP2K shell
+    # an element without a vetted CP2K kind is refused before any CP2K run
+    monkeypatch.undo()
+    mg_host = Structure(Lattice.cubic(5.0), ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    record = hop_record(hops_from_host(mg_host, "Mg", "MgO", min_length=0)[0], 5, "m", "x")
+    refused = cp2k_migration.cp2k_migration_reference(record, maker, tmp_path)
+    assert refused.state == "unusable"
+    assert refused.reason.startswith("no vetted CP2K pseudopotential/basis for O")

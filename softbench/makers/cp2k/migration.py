@@ -28,7 +28,11 @@ from softbench.schemas.provenance import ModelProvenance
 
 
 class Cp2kCalculator(Calculator):
-    """ASE calculator over a :class:`Cp2kRunner` (energy, forces; stress for cell relax)."""
+    """ASE calculator over a :class:`Cp2kRunner`: energy, forces and stress in one run.
+
+    Stress is always computed: the host relaxation needs it, and one input for every
+    step keeps one CP2K shell alive (another input would restart it).
+    """
 
     implemented_properties = ["energy", "forces", "stress"]
 
@@ -43,7 +47,7 @@ class Cp2kCalculator(Calculator):
         super().calculate(atoms, properties, system_changes)
         assert self.atoms is not None
         kpoints = self.settings.kpoints(np.asarray(self.atoms.cell))
-        result = self.runner.compute(self.atoms, kpoints, stress="stress" in (properties or []))
+        result = self.runner.compute(self.atoms, kpoints, stress=True)
         if not result.converged:
             raise Cp2kError("CP2K SCF not converged")
         self.results = {"energy": result.energy, "forces": result.forces}
