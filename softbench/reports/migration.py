@@ -113,16 +113,16 @@ def difference_histogram(docs: list[Any], path: Path) -> Path:
             bins=bins,
             histtype="step",
             lw=1.6,
-            label=f"{name}: {len(values)} hops, MAE {stats['mae_ev']:.3f} eV, "
+            label=f"{name}\n{len(values)} hops, MAE {stats['mae_ev']:.3f} eV, "
             f"mean {stats['mean_signed_difference_ev']:+.3f} eV, "
             f"{stats['fraction_underpredicted']:.0%} under",
         )
     ax.axvline(0.0, color="0.4", lw=1, ls="--")
     ax.set(xlabel="DFT - model KRA barrier (eV)", ylabel="hops")
     ax.set_title("Migration barriers: > 0 means the model underpredicts", fontsize=10)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    fig.savefig(path, dpi=130, bbox_inches="tight")
     plt.close(fig)
     return path
 
