@@ -102,7 +102,7 @@ def test_analytic_barrier_exact(amplitude, tilt):
         assert all(r is not None and r.converged for r in doc.image_relaxations)
 
 
-def test_bad_input_ion_not_in_host(tmp_path, capsys):
+def test_bad_input_ion_not_in_host_and_no_vasp(tmp_path, capsys, monkeypatch):
     host = tmp_path / "host.cif"
     toy_host().to(filename=str(host))
     with pytest.raises(MigrationInputError, match="working ion Mg is not in the host"):
@@ -114,6 +114,14 @@ def test_bad_input_ion_not_in_host(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert err[-1].startswith("softbench: error: working ion Mg is not in the host")
+    # --dft vasp where VASP is not configured: one line, nothing run
+    monkeypatch.setattr("softbench.cli.high_energy.vasp_problem", lambda: "VASP is not configured")
+    code = main(
+        ["run", "migration", "--host", str(host), "--ion", "Li", "--dft", "vasp", "--models",
+         "chgnet-0.3.0", "--min-length", "0", "--store", str(tmp_path / "store")]
+    )  # fmt: skip
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "softbench: error: VASP is not configured"
 
 
 def test_end_points_collapse():
@@ -262,3 +270,50 @@ def test_cp2k_path_runs_the_same_protocol(monkeypatch, tmp_path):
     refused = cp2k_migration.cp2k_migration_reference(record, maker, tmp_path)
     assert refused.state == "unusable"
     assert refused.reason.startswith("no vetted CP2K pseudopotential/basis for O")
+
+
+def blob_chgcar(host: Structure, centre, width: float = 0.6):
+    """A host CHGCAR with one Gaussian blob of density (high potential) at ``centre``."""
+    from pymatgen.io.vasp import Poscar
+    from pymatgen.io.vasp.outputs import Chgcar
+
+    n = (40, 48, 48)
+    grid = np.meshgrid(*[np.arange(k) / k for k in n], indexing="ij")
+    frac = np.stack(grid, -1) - host.lattice.get_fractional_coords(centre)
+    frac -= np.round(frac)
+    cart = frac @ host.lattice.matrix
+    rho = 1.0 + 50 * np.exp(-(cart**2).sum(-1) / (2 * width**2))
+    return Chgcar(Poscar(host), {"total": rho * host.volume})
+
+
+def ion_y(structure: Structure) -> float:
+    """y of the moving ion, unwrapped to (-3, 3] Å."""
+    y = float(structure[0].coords[1])
+    return y - 6.0 if y > 3.0 else y
+
+
+def test_charge_density_guided_images(tmp_path):
+    """With a CHGCAR, atomate2's pathfinder bends the ion's path around dense regions."""
+    from softbench.makers.migration import linear_images
+
+    hop = hops_from_host(toy_host(), "Li", "toy", min_length=0)[1]  # 0 -> +D along x
+    ends = []
+    for frac in hop.end_points:
+        end = hop.host.copy()
+        end.insert(0, "Li", frac)
+        ends.append(end)
+    chgcar = blob_chgcar(hop.host, [D / 2, 0.8, 0.0])  # density beside the straight line
+    straight = linear_images(ends[0], ends[1], 5, "Li")
+    guided = linear_images(ends[0], ends[1], 5, "Li", chgcar)
+    assert [float(s[0].coords[1]) for s in straight] == pytest.approx([0.0] * 5, abs=1e-9)
+    y = [ion_y(s) for s in guided]
+    assert min(y) < -0.5  # the middle image moved away from the blob (at y = +0.8 Å)
+    assert all(v < 0 for v in y)
+    assert all(s.site_properties["selective_dynamics"][0] == [False] * 3 for s in guided)
+    path = tmp_path / "CHGCAR"
+    chgcar.write_file(str(path))
+    model = register_cosine("cosine-chgcar", "Li", [(0.4, D)])
+    doc = predict_migration(hop_reference(hop), model, options={"chgcar": str(path)})
+    assert doc.state == "successful", doc.reason
+    assert doc.settings["chgcar"] == str(path)
+    assert ion_y(doc.images[3]) < -0.5  # the relaxed path kept the guided ion position

@@ -131,3 +131,14 @@ def test_collation_to_reference(li2o_hop):
     bad = migration_reference_from_vasp.original(failed, record, "vasp:test")
     assert bad.state == "unusable"
     assert bad.reason == "VASP ApproxNEB hop incomplete: Endpoint structure relaxation failed."
+
+
+def test_charge_density_path_is_atomate2s_image_job(li2o_hop):
+    hop, _ = li2o_hop
+    flow = VaspMigrationReferenceMaker(path="chgcar").make(hop_record(hop, 5, "li2o", "x"))
+    assert [j.name for j in flow.jobs][2] == "get_images_and_relax"
+    assert flow.jobs[2].function_kwargs["charge_density_path"].uuid == flow.jobs[0].output.uuid
+    with pytest.raises(ValueError, match="CHGCAR of the host relaxation"):
+        VaspMigrationReferenceMaker(path="chgcar", relax_host=False).make(
+            hop_record(hop, 5, "li2o", "x")
+        )

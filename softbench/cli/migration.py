@@ -57,6 +57,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--hops", type=split, default=None, help="only these hop ids")
     parser.add_argument(
+        "--chgcar",
+        default=None,
+        help="host CHGCAR: charge-density-guided images (atomate2's pathfinder) for the "
+        "models and CP2K; with --dft vasp the VASP path uses its own host CHGCAR",
+    )
+    parser.add_argument(
         "--fmax", type=positive_float, default=0.05, help="relaxation threshold, eV/Å (0.05)"
     )
     parser.add_argument("--label", default=None, help="reference label (default from the source)")
@@ -114,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise MigrationInputError(f"hop id(s) {', '.join(unknown)} not among the hops found")
         records = [r for r in records if str(r["hop_id"]) in args.hops]
+    if args.chgcar:
+        from softbench.makers.migration import read_charge_density
+
+        read_charge_density(args.chgcar)  # unreadable: exit 2 before any job
     dft = None
     if args.dft:
         dft, label = dft_reference(args)
@@ -128,7 +138,11 @@ def run(args: argparse.Namespace) -> int:
         existing_references=reuse,
         skip=skip,
         device=args.device,
-        options={"fmax": args.fmax, "n_images": None if args.reference else args.images},
+        options={
+            "fmax": args.fmax,
+            "n_images": None if args.reference else args.images,
+            "chgcar": args.chgcar,
+        },
         dft=dft,
     )
     print(
@@ -154,7 +168,8 @@ def dft_reference(args: argparse.Namespace) -> tuple[Any, str]:
         problem = vasp_problem()
         if problem:
             raise MigrationInputError(problem.replace("--no-dft to sample frames only", "no --dft"))
-        maker = VaspMigrationReferenceMaker(n_images=args.images)
+        path = "chgcar" if args.chgcar else "linear"
+        maker = VaspMigrationReferenceMaker(n_images=args.images, path=path)
         return maker.reference, args.label or VASP_LABEL
     from softbench.makers.cp2k.high_energy import cp2k_problem
     from softbench.makers.cp2k.migration import Cp2kMigrationMaker
@@ -162,7 +177,7 @@ def dft_reference(args: argparse.Namespace) -> tuple[Any, str]:
     problem = cp2k_problem()
     if problem:
         raise MigrationInputError(problem)
-    cp2k = Cp2kMigrationMaker(n_images=args.images, fmax=args.fmax)
+    cp2k = Cp2kMigrationMaker(n_images=args.images, fmax=args.fmax, chgcar=args.chgcar)
     return cp2k.reference, cp2k.label()
 
 

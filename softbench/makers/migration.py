@@ -16,8 +16,8 @@ protocol with the model's ASE calculator:
    relaxes end points with its image maker: ISIF=2, ISYM=0); end points whose ion
    ends closer than atomate2's minimum hop distance (2 x the ion's average ionic
    radius) have collapsed and fail the hop;
-3. images by linear interpolation of all atoms between the relaxed end points
-   (atomate2 uses a charge-density pathfinder, which needs the host's CHGCAR);
+3. images by linear interpolation of all atoms between the relaxed end points, or,
+   given the host's CHGCAR (``chgcar``), atomate2's charge-density pathfinder;
 4. relax each image at fixed cell with atomate2's ``fix_two_atoms`` selective
    dynamics (``add_selective_dynamics_two_fixed_sites``): the moving ion and the
    atom farthest from it fixed, every other atom free;
@@ -158,6 +158,18 @@ def _host(supercell: Structure, ion: str, ends: list[np.ndarray], limit: str) ->
     return host
 
 
+def read_charge_density(path: str) -> Any:
+    """A host charge density (VASP CHGCAR, optionally compressed) for the pathfinder."""
+    from pymatgen.io.vasp.outputs import Chgcar
+
+    try:
+        return Chgcar.from_file(path)
+    except Exception as exc:
+        raise MigrationInputError(
+            f"cannot read CHGCAR {path}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
 def collapse_distance(ion: str) -> float:
     """atomate2's minimum hop distance: 2 x average ionic radius (else the atomic radius)."""
     from pymatgen.core import Element
@@ -180,6 +192,7 @@ class ModelMigrationMaker(Maker):
     relax_steps: int = 400  # atomate2 ApproxNEB NSW
     relax_host: bool = True
     n_images: int | None = None  # default: the reference's
+    chgcar: str | None = None  # host CHGCAR: charge-density-guided images
 
     @job
     def make(
@@ -198,7 +211,8 @@ class ModelMigrationMaker(Maker):
             "relax_host": self.relax_host,
             "n_images": self.n_images,
             "optimizer": "BFGS",
-            "path": "linear",
+            "path": "chgcar" if self.chgcar else "linear",
+            "chgcar": self.chgcar,
             "selective_dynamics": "fix_two_atoms",
         }
 
@@ -287,7 +301,8 @@ def approx_neb(
             f"{doc.hop_distance_ang:.3f} Å apart (< {threshold:.3f} Å, atomate2's minimum "
             "hop distance)"
         )
-    path = linear_images(ends[0], ends[1], n_images, ion)
+    chgcar = read_charge_density(opts["chgcar"]) if opts.get("chgcar") else None
+    path = linear_images(ends[0], ends[1], n_images, ion, chgcar)
     image_energies: list[float | None] = []
     relaxed_images: list[Structure] = []
     for k, image in enumerate(path, start=1):
@@ -322,13 +337,22 @@ def approx_neb(
     return doc
 
 
-def linear_images(start: Structure, end: Structure, n_images: int, ion: str) -> list[Structure]:
+def linear_images(
+    start: Structure, end: Structure, n_images: int, ion: str, charge_density: Any = None
+) -> list[Structure]:
     """``n_images`` images between two end points, with atomate2's ``fix_two_atoms`` flags.
 
-    Linear interpolation of all atoms (shortest periodic path). The moving ion (site 0)
-    and the atom farthest from it are fixed (``selective_dynamics`` False).
+    Linear interpolation of all atoms (shortest periodic path); with
+    ``charge_density`` (a pymatgen ``Chgcar`` of the host) the moving ion follows
+    atomate2's charge-density pathfinder (``get_pathfinder_results``: pymatgen-
+    analysis-diffusion's ``NEBPathfinder`` on the density as a potential) instead. The
+    moving ion (site 0) and the atom farthest from it are fixed
+    (``selective_dynamics`` False).
     """
-    from atomate2.common.jobs.approx_neb import add_selective_dynamics_two_fixed_sites
+    from atomate2.common.jobs.approx_neb import (
+        add_selective_dynamics_two_fixed_sites,
+        get_pathfinder_results,
+    )
 
     if n_images < 1:
         raise MigrationInputError(f"--images must be at least 1, got {n_images}")
@@ -336,7 +360,10 @@ def linear_images(start: Structure, end: Structure, n_images: int, ion: str) -> 
     for s in (a, b):
         for prop in list(s.site_properties):
             s.remove_site_property(prop)
-    path = a.interpolate(b, nimages=n_images + 1, pbc=True)[1:-1]
+    if charge_density is not None:
+        path = get_pathfinder_results(a, b, ion, n_images, charge_density)["images"]
+    else:
+        path = a.interpolate(b, nimages=n_images + 1, pbc=True)[1:-1]
     return [add_selective_dynamics_two_fixed_sites(image, 0, ion) for image in path]
 
 

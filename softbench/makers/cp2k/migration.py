@@ -67,6 +67,7 @@ class Cp2kMigrationMaker(Maker):
     fmax: float = 0.05
     relax_steps: int = 200
     relax_host: bool = True
+    chgcar: str | None = None  # host CHGCAR: charge-density-guided images
     ranks: int | None = None
 
     def label(self) -> str:
@@ -114,7 +115,12 @@ def cp2k_migration_reference(
         end_points=doc.end_points,
         n_images=maker.n_images,
     )
-    opts = {"fmax": maker.fmax, "relax_steps": maker.relax_steps, "relax_host": maker.relax_host}
+    opts = {
+        "fmax": maker.fmax,
+        "relax_steps": maker.relax_steps,
+        "relax_host": maker.relax_host,
+        "chgcar": maker.chgcar,
+    }
     with Cp2kRunner(settings, directory / "path", maker.ranks) as runner:
         approx_neb(path, doc.host_structure, Cp2kCalculator(runner, settings), opts)
     if path.state != "successful":

@@ -8,8 +8,9 @@ off as atomate2 sets LDAU False), linearly interpolated images relaxed by the sa
 image maker with atomate2's ``fix_two_atoms`` selective dynamics, and atomate2's
 ``collate_results`` (an emmet ``NebPathwayResult``). The last job turns that into a
 :class:`MigrationReferenceDocument`. atomate2's own image job always runs the
-charge-density pathfinder, which needs the host CHGCAR; linear images are the
-default here and in the model side, so both paths are built alike.
+charge-density pathfinder on the host relaxation's CHGCAR; it is used with
+``path="chgcar"``. Linear images are the default here and on the model side, so both
+paths are built alike.
 """
 
 from __future__ import annotations
@@ -48,21 +49,32 @@ class VaspMigrationReferenceMaker(Maker):
     label: str = VASP_LABEL
     n_images: int = 5
     relax_host: bool = True
+    path: str = "linear"  # or "chgcar": atomate2's pathfinder on the host relaxation's CHGCAR
     host_relax_maker: Maker = field(default_factory=_host_relax_maker)
     image_relax_maker: Maker = field(default_factory=_image_relax_maker)
 
     def make(self, record: dict[str, Any]) -> Flow:
         """The ApproxNEB flow of one hop record; its output is the reference document."""
-        from atomate2.common.jobs.approx_neb import collate_results, get_endpoints_and_relax
+        from atomate2.common.jobs.approx_neb import (
+            collate_results,
+            get_endpoints_and_relax,
+            get_images_and_relax,
+        )
+        from atomate2.vasp.jobs.approx_neb import get_charge_density
 
+        if self.path not in ("linear", "chgcar"):
+            raise ValueError(f"unknown path {self.path!r}: linear or chgcar")
+        if self.path == "chgcar" and not self.relax_host:
+            raise ValueError("path='chgcar' reads the CHGCAR of the host relaxation")
         host: Any = Structure.from_dict(record["host_structure"])
         ion = str(record["working_ion"])
         jobs: list[Job | Flow] = []
+        host_dir = None
         if self.relax_host:
             relax = self.host_relax_maker.make(host)
             relax.append_name("host structure ", prepend=True)
             jobs.append(relax)
-            host = relax.output.structure
+            host, host_dir = relax.output.structure, relax.output.dir_name
         ends = get_endpoints_and_relax(
             host_structure=host,
             working_ion=ion,
@@ -70,7 +82,20 @@ class VaspMigrationReferenceMaker(Maker):
             inserted_coords_combo=[HOP],
             relax_maker=self.image_relax_maker,
         )
-        images = linear_images_and_relax(ion, ends.output, self.n_images, self.image_relax_maker)
+        if self.path == "chgcar":  # atomate2's own image job
+            images = get_images_and_relax(
+                working_ion=ion,
+                ep_output=ends.output,
+                inserted_combo_list=[HOP],
+                n_images=self.n_images,
+                charge_density_path=host_dir,
+                get_charge_density=get_charge_density,
+                relax_maker=self.image_relax_maker,
+            )
+        else:
+            images = linear_images_and_relax(
+                ion, ends.output, self.n_images, self.image_relax_maker
+            )
         collate = collate_results(host, ion, ends.output, images.output)
         convert = migration_reference_from_vasp(collate.output, record, self.label, self.settings())
         for j in (collate, convert):
@@ -90,7 +115,7 @@ class VaspMigrationReferenceMaker(Maker):
         return {
             "code": "VASP",
             "workflow": "atomate2 ApproxNEB makers (host, end point and image relax), "
-            "linear images, fix_two_atoms",
+            f"{self.path} images, fix_two_atoms",
             "input_set": type(gen).__name__,
             "image_incar_updates": dict(getattr(gen, "incar_updates", {}) or {}),
             "n_images": self.n_images,
