@@ -101,7 +101,7 @@ QUERIES: dict[str, QuerySpec] = {
         "migration",
         "host hop_id working_ion model reference state barrier_ev dft_barrier_ev "
         "barrier_difference_ev asymmetry_ev dft_asymmetry_ev hop_distance_ang n_images paired "
-        "reason",
+        "relaxations_converged reason",
         sort="model host hop_id",
         filters=MATERIAL_FILTERS,
     ),

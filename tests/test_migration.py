@@ -169,7 +169,7 @@ def test_paired_pipeline_failures_and_report(tmp_path, capsys):
     assert failed[0]["model"] == bad
     assert failed[0]["reason"].startswith("hop incomplete: 3 of 5 image relaxation(s) failed")
     for d in ok:
-        assert d["paired"] is True
+        assert d["paired"] is True and d["relaxations_converged"] is True
         assert d["barrier_ev"] == pytest.approx(0.4, abs=TOL)
         assert d["dft_barrier_ev"] == pytest.approx(0.5, abs=TOL)
         assert d["barrier_difference_ev"] == pytest.approx(0.1, abs=TOL)

@@ -128,6 +128,8 @@ def compare(
     if pred.state != "successful":
         return doc.with_failure(pred.reason or "model migration job failed")
     doc.barrier_ev = pred.barrier_ev
+    records = [pred.host_relaxation, *pred.end_point_relaxations, *pred.image_relaxations]
+    doc.relaxations_converged = all(r.converged for r in records if r is not None)
     doc.image_energies_ev = pred.relative_energies_ev
     doc.asymmetry_ev = pred.asymmetry_ev
     doc.forward_barrier_ev = pred.forward_barrier_ev

@@ -301,8 +301,11 @@ def approx_neb(
             f"{doc.hop_distance_ang:.3f} Å apart (< {threshold:.3f} Å, atomate2's minimum "
             "hop distance)"
         )
-    chgcar = read_charge_density(opts["chgcar"]) if opts.get("chgcar") else None
-    path = linear_images(ends[0], ends[1], n_images, ion, chgcar)
+    try:
+        chgcar = read_charge_density(opts["chgcar"]) if opts.get("chgcar") else None
+        path = linear_images(ends[0], ends[1], n_images, ion, chgcar)
+    except Exception as exc:  # an unreadable CHGCAR or a pathfinder failure
+        return doc.with_failure(f"image generation failed: {type(exc).__name__}: {exc}")
     image_energies: list[float | None] = []
     relaxed_images: list[Structure] = []
     for k, image in enumerate(path, start=1):

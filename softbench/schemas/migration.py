@@ -118,6 +118,9 @@ class MigrationBarrierDocument(AnalysisDocument):
     forward_barrier_ev: float | None = None
     hop_distance_ang: float | None = None
     n_images: int | None = None
+    relaxations_converged: bool | None = Field(
+        None, description="every model relaxation (host, end points, images) met fmax"
+    )
     paired: bool = Field(False, description="a DFT barrier exists for this hop")
 
 
