@@ -34,18 +34,14 @@ MATERIAL_FILTERS = {
 SUMMARY_FILTERS = {"task": "task", "model": "model", "reference": "reference"}
 
 
-def query_spec(
-    collection: str, columns: str, sort: str, filters: dict[str, str] | None = None
-) -> QuerySpec:
+def query_spec(collection: str, columns: str, sort: str) -> QuerySpec:
     """A QuerySpec from space-separated column and sort names.
 
     A collection with a ``material_id`` column is filtered per material
-    (:data:`MATERIAL_FILTERS`), any other as a summary (:data:`SUMMARY_FILTERS`),
-    unless ``filters`` says otherwise.
+    (:data:`MATERIAL_FILTERS`), any other as a summary (:data:`SUMMARY_FILTERS`).
     """
     names = tuple(columns.split())
-    if filters is None:
-        filters = MATERIAL_FILTERS if "material_id" in names else SUMMARY_FILTERS
+    filters = MATERIAL_FILTERS if "material_id" in names else SUMMARY_FILTERS
     return QuerySpec(collection, names, dict(filters), tuple(sort.split()))
 
 
@@ -90,26 +86,25 @@ QUERIES: dict[str, QuerySpec] = {
         "fraction_softened k_mae_gpa g_mae_gpa",
         sort="model reference",
     ),
-    "correction": query_spec(
-        "correction",
-        "material_id model correction c n_labels n_test softening_scale_before "
-        "softening_scale_after force_mae_before force_mae_after force_cmae_before "
-        "force_cmae_after warnings",
-        sort="model correction material_id",
-    ),
     "migration": query_spec(
         "migration",
-        "host hop_id working_ion model reference state barrier_ev dft_barrier_ev "
+        "material_id hop_id working_ion model reference state barrier_ev dft_barrier_ev "
         "barrier_difference_ev asymmetry_ev dft_asymmetry_ev hop_distance_ang n_images paired "
         "relaxations_converged reason",
-        sort="model host hop_id",
-        filters=MATERIAL_FILTERS,
+        sort="model material_id hop_id",
     ),
     "migration-summary": query_spec(
         "migration_summary",
         "model reference n_materials n_successful n_failed n_paired mae_ev "
         "mean_signed_difference_ev fraction_underpredicted mean_barrier_ev mean_dft_barrier_ev",
         sort="model reference",
+    ),
+    "correction": query_spec(
+        "correction",
+        "material_id model correction c n_labels n_test softening_scale_before "
+        "softening_scale_after force_mae_before force_mae_after force_cmae_before "
+        "force_cmae_after warnings",
+        sort="model correction material_id",
     ),
 }
 

@@ -15,8 +15,8 @@ from softbench.cli.common import add_store_option, open_cli_stores
 REPORTS: dict[str, str] = {
     "forces": "softbench.reports.forces:report_from_args",
     "phonons": "softbench.reports.phonons:report_from_args",
-    "elastic": "softbench.reports.elastic:report_from_args",
     "migration": "softbench.reports.migration:report_from_args",
+    "elastic": "softbench.reports.elastic:report_from_args",
 }
 
 
@@ -28,11 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", default="softbench-report", help="output directory (default: softbench-report)"
     )
     parser.add_argument("--task", default=None, help="forces: task name (default: forces)")
-    parser.add_argument(
-        "--material",
-        default=None,
-        help="material (migration: host or host#hop) for per-material figures",
-    )
+    parser.add_argument("--material", default=None, help="material for per-material figures")
     parser.add_argument("--model", default=None, help="comma-separated models (default: all)")
     parser.add_argument("--reference", default=None, help="reference label (default: all)")
     parser.add_argument(
