@@ -88,6 +88,19 @@ QUERIES: dict[str, QuerySpec] = {
         "fraction_softened k_mae_gpa g_mae_gpa",
         sort="model reference",
     ),
+    "migration": query_spec(
+        "migration",
+        "material_id hop_id working_ion model reference state barrier_ev dft_barrier_ev "
+        "barrier_difference_ev asymmetry_ev dft_asymmetry_ev hop_distance_ang n_images paired "
+        "relaxations_converged reason",
+        sort="model material_id hop_id",
+    ),
+    "migration-summary": query_spec(
+        "migration_summary",
+        "model reference n_materials n_successful n_failed n_paired mae_ev "
+        "mean_signed_difference_ev fraction_underpredicted mean_barrier_ev mean_dft_barrier_ev",
+        sort="model reference",
+    ),
     "correction": query_spec(
         "correction",
         "material_id model correction method c n_labels n_test softening_scale_before "

@@ -16,6 +16,7 @@ from softbench.cli import (
     finetune,
     forces,
     high_energy,
+    migration,
     models,
     phonons,
     query,
@@ -23,7 +24,7 @@ from softbench.cli import (
     serve,
 )
 
-TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic]
+TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic, migration]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -17,6 +17,7 @@ from softbench.cli.common import add_store_option, open_cli_stores
 REPORTS: dict[str, str] = {
     "forces": "softbench.reports.forces:report_from_args",
     "phonons": "softbench.reports.phonons:report_from_args",
+    "migration": "softbench.reports.migration:report_from_args",
     "elastic": "softbench.reports.elastic:report_from_args",
     "correction": "softbench.reports.correction:report_from_args",
 }

@@ -25,6 +25,8 @@ PHONON_RELAXED: Final = "phonon_relaxed"
 ELASTIC_REFERENCE: Final = "elastic_reference"
 ELASTIC_PREDICTION: Final = "elastic_prediction"
 HIGH_ENERGY_FRAMES: Final = "high_energy_frames"
+MIGRATION_REFERENCE: Final = "migration_reference"
+MIGRATION_PREDICTION: Final = "migration_prediction"
 DOC_TYPES = (
     REFERENCE,
     PREDICTION,
@@ -32,6 +34,8 @@ DOC_TYPES = (
     ELASTIC_REFERENCE,
     ELASTIC_PREDICTION,
     HIGH_ENERGY_FRAMES,
+    MIGRATION_REFERENCE,
+    MIGRATION_PREDICTION,
 )
 LEGACY_DOC_TYPES = {"phonon-relaxed": PHONON_RELAXED, "high-energy-frames": HIGH_ENERGY_FRAMES}
 

@@ -1,4 +1,4 @@
-"""Small ASE calculators for tests: a broken model and a spring model."""
+"""Small ASE calculators for tests: a broken model, a spring model, a cosine path."""
 
 from __future__ import annotations
 
@@ -58,6 +58,82 @@ def register_springs(k: float) -> str:
         version=str(k),
         source="test springs",
         options={"import_path": f"{__name__}.Springs", "kwargs": {"k": k}},
+    )
+    register(spec, overwrite=True)
+    return name
+
+
+class CosinePath(Calculator):
+    """An analytic migration potential on one ion; every other atom feels nothing.
+
+    E = sum_k a_k / 2 * (1 - cos(2 pi (x - origin) / p_k)), x the Cartesian x of the
+    first ``ion`` atom (atomate2's moving-ion convention), for ``terms`` = [(a_k, p_k)]
+    in (eV, Å). With terms [(B, d)] an ion hopping along x from ``origin`` to
+    ``origin + d`` meets a barrier of exactly B at d/2. Stress is zero.
+    ``fail_between`` = (lo, hi): raise for lo < x - origin < hi (a failing model).
+    """
+
+    implemented_properties = ["energy", "forces", "stress"]
+
+    def __init__(
+        self,
+        ion: str = "Li",
+        terms: Any = ((0.5, 2.0),),
+        origin: float = 0.0,
+        fail_between: Any = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.ion = ion
+        self.fail_between = None if fail_between is None else tuple(map(float, fail_between))
+        self.terms = [(float(a), float(p)) for a, p in terms]
+        self.origin = float(origin)
+
+    def calculate(
+        self, atoms: Any = None, properties: Any = None, system_changes: Any = all_changes
+    ) -> None:
+        """Energy and forces of the moving ion's x coordinate."""
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        symbols = self.atoms.get_chemical_symbols()
+        forces = np.zeros((len(self.atoms), 3))
+        energy = 0.0
+        if self.ion in symbols:
+            i = symbols.index(self.ion)
+            x = float(self.atoms.positions[i, 0]) - self.origin
+            if self.fail_between and self.fail_between[0] < x < self.fail_between[1]:
+                raise RuntimeError(f"CosinePath fails at x = {x:.3f} Å (by construction)")
+            for a, p in self.terms:
+                energy += 0.5 * a * (1 - np.cos(2 * np.pi * x / p))
+                forces[i, 0] -= 0.5 * a * (2 * np.pi / p) * np.sin(2 * np.pi * x / p)
+        self.results = {"energy": energy, "forces": forces, "stress": np.zeros(6)}
+
+
+def cosine_energy(x: float, terms: Any, origin: float = 0.0) -> float:
+    """:class:`CosinePath`'s energy at moving-ion coordinate ``x`` (Å)."""
+    return float(sum(0.5 * a * (1 - np.cos(2 * np.pi * (x - origin) / p)) for a, p in terms))
+
+
+def register_cosine(
+    name: str, ion: str, terms: Any, origin: float = 0.0, fail_between: Any = None
+) -> str:
+    """Register (or replace) the model ``name``: a :class:`CosinePath` potential."""
+    from softbench.models import ModelSpec, register
+
+    spec = ModelSpec(
+        name=name,
+        family="ase",
+        version="1",
+        source="test cosine path",
+        options={
+            "import_path": f"{__name__}.CosinePath",
+            "kwargs": {
+                "ion": ion,
+                "terms": [list(t) for t in terms],
+                "origin": origin,
+                "fail_between": fail_between,
+            },
+        },
     )
     register(spec, overwrite=True)
     return name
