@@ -106,6 +106,7 @@ def test_structure_inputs(shared, tmp_path):
     cp2k = read_structures(wbm, sample=2, seed=0, eligible=vetted)
     assert len(cp2k) == 2 and all(vetted(s) for s in cp2k.values())
     assert list(read_structures(wbm, materials=ids[:1], eligible=vetted)) == ids[:1]
+    assert len(read_structures(wbm, eligible=vetted)) == 972  # filters --sample only
     with pytest.raises(ReferenceFormatError, match="eligible"):
         read_structures(wbm, sample=1, eligible=lambda s: False)
 

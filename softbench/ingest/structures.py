@@ -34,8 +34,9 @@ def read_structures(
 ) -> dict[str, Structure]:
     """material_id -> Structure; optionally a subset by id or a seeded random sample.
 
-    ``eligible`` narrows what ``--sample`` draws from (e.g. materials the DFT method
-    can compute); materials named by id are kept as given.
+    ``eligible`` narrows what ``sample`` draws from (e.g. materials the DFT method can
+    compute); without ``sample``, and for materials named by id, it does nothing (what
+    cannot be computed is refused per material, with the reason).
     """
     path = _resolve(source)
     if path.is_dir():
@@ -48,7 +49,7 @@ def read_structures(
         raise ReferenceFormatError(f"no structures found in {path}")
     if materials:
         found = dict(zip(materials, pick_materials(found, materials, path), strict=True))
-    if eligible is not None and not materials:
+    if eligible is not None and sample is not None and not materials:
         found = {m: s for m, s in found.items() if eligible(s)}
         if not found:
             raise ReferenceFormatError(f"no structure in {path} is eligible for this run")
