@@ -20,6 +20,9 @@ from softbench.cli import (
     phonons,
     query,
     report,
+    status,
+    submit,
+    worker,
 )
 
 TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic]
@@ -44,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     correct.register(sub)
     finetune.register(sub)
     report.register(sub)
+    submit.register(sub)
+    worker.register(sub)
+    status.register(sub)
     return parser
 
 
