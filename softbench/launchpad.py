@@ -237,7 +237,7 @@ class EmbeddedLaunchPad(LaunchPad):
     def _save(self) -> None:
         from bson import json_util
 
-        text = json_util.dumps(self._server.to_dict())
+        text = json_util.dumps(self._server.to_dict())  # type: ignore[attr-defined]
         if text == self._text:
             return
         fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=self.file.name + ".")

@@ -269,3 +269,32 @@ def test_build_watch_builds_again_until_stopped(tmp_path):
         proc.wait(timeout=60)
     assert all(line.startswith("processed: softening=0") for line in lines)
     assert proc.returncode == 0
+
+
+def test_submit_high_energy_cp2k_plans_every_firework_default(tmp_path):
+    from pymatgen.core import Lattice, Structure
+
+    si = Structure(Lattice.cubic(5.43), ["Si"] * 2, [[0, 0, 0], [0.25, 0.25, 0.25]])
+    si.to(filename=str(tmp_path / "Si.cif"))
+    store = str(tmp_path / "store")
+    args = ["high-energy", "--structures", str(tmp_path / "Si.cif"), "--dft", "cp2k"]
+    args += ["--md-steps", "20", "--frames", "2", "--strained", "0"]
+    dry = sb("submit", *args, "--dry-run", store=store)
+    assert "jobs to run: 1 md, 1 frames, 1 cp2k statics, 1 reference, 1 model" in dry.stderr
+    assert not (tmp_path / "store" / "launchpad.json").exists()
+    out = sb("submit", *args, store=store)
+    assert "submitted 5 firework(s) (5 default)" in out.stdout
+    status = sb("status", store=store).stdout
+    assert row(status, "READY") == [1, 1] and row(status, "WAITING") == [4, 4]
+    assert "build high-energy" in status
+
+    bad = sb("submit", *args, "--label", "x", store=store, check=False)
+    assert bad.returncode == 2 and "the CP2K reference label comes from" in bad.stderr
+
+
+def test_status_names_documents_of_a_newer_softbench():
+    from softbench import __version__
+    from softbench.cli.status import newer_versions
+
+    assert newer_versions({__version__: 3, "0.0.1": 1, "unknown": 2}) == []
+    assert newer_versions({"999.0": 1, __version__: 1}) == ["999.0"]

@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_input_error(exc: Exception) -> bool:
+    from softbench.cli.common import UsageError
     from softbench.export import ExportError
     from softbench.finetune import FinetuneError
     from softbench.ingest.base import ReferenceFormatError
@@ -84,7 +85,8 @@ def _is_input_error(exc: Exception) -> bool:
         | StoreConfigError
         | DataUnavailableError
         | ExportError
-        | FinetuneError,
+        | FinetuneError
+        | UsageError,
     )
 
 

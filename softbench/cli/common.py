@@ -72,8 +72,8 @@ def add_run_options(
 class TaskFlow:
     """What ``softbench run <task>`` runs and ``softbench submit <task>`` submits.
 
-    ``tasks``: the build tasks, in order; ``plan``: the one-line plan printed first;
-    ``report``: prints the results once built.
+    ``tasks``: the build tasks, in order; ``plan``: the plan printed first;
+    ``report``: prints the results once built; ``details``: the task's own plan.
     """
 
     flow: Any
@@ -81,6 +81,11 @@ class TaskFlow:
     tasks: list[str]
     plan: str
     report: Callable[[], None]
+    details: Any = None
+
+
+class UsageError(ValueError):
+    """Options that do not go together (exit 2 with one line)."""
 
 
 def run_task_flow(plan: Callable[[argparse.Namespace], TaskFlow]) -> Callable[..., int]:

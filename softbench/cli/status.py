@@ -122,6 +122,12 @@ def _print_store(status: dict[str, Any]) -> None:
     print(_table(["task", "doc_type", "state", "n"], rows))
     versions = ", ".join(f"{v} ({n})" for v, n in sorted(status["versions"].items()))
     print(f"written by softbench {versions}")
+    newer = newer_versions(status["versions"])
+    if newer:
+        print(
+            f"softbench: this store has documents of softbench {', '.join(newer)}, newer than "
+            f"this softbench ({_own_version()}): upgrade before building or rerunning",
+        )
     problems = status["problems"]
     if problems:
         print(f"documents without a result (first {len(problems)}):")
@@ -165,3 +171,24 @@ def run_rerun(args: argparse.Namespace) -> int:
 
 def _ids(fw_ids: list[int]) -> str:
     return f"{len(fw_ids)} {fw_ids}" if fw_ids else "0"
+
+
+def _own_version() -> str:
+    from softbench import __version__
+
+    return __version__
+
+
+def newer_versions(versions: Any) -> list[str]:
+    """Versions that wrote documents and are newer than the running softbench."""
+    from packaging.version import InvalidVersion, Version
+
+    own = Version(_own_version())
+    newer = []
+    for v in versions:
+        try:
+            if Version(str(v)) > own:
+                newer.append(str(v))
+        except InvalidVersion:
+            continue
+    return sorted(newer)

@@ -52,8 +52,11 @@ def run(args: argparse.Namespace) -> int:
 
     task_flow = args.plan(args)
     print(task_flow.plan.replace("running", "submitting", 1), file=sys.stderr)
+    if getattr(args, "dry_run", False):
+        return 0
     lp = open_launchpad(args.launchpad, task_flow.stores.spec)
-    added = submit(lp, task_flow.flow, task_flow.tasks, build=not args.no_build)
+    build = bool(task_flow.tasks) and not args.no_build
+    added = submit(lp, task_flow.flow, task_flow.tasks, build=build)
     if not added["fw_ids"]:
         print("softbench: nothing to submit (every result is already in the store)")
         return 0
