@@ -14,7 +14,8 @@ mongomock-persistence reads its file when a client is made and writes it when th
 process ends, so two processes would overwrite each other's work (and a killed
 worker would leave no trace). :class:`EmbeddedLaunchPad` instead makes every
 launchpad call one transaction: take an exclusive lock on ``<file>.lock``, reload the
-file, run the call, write the file back atomically if it changed.
+file (unless it is unchanged since this process last read or wrote it), run the
+call, write the file back atomically if the call changed anything.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import collections
 import contextlib
 import functools
 import os
+import pickle
 import sys
 import tempfile
 import threading
@@ -170,12 +172,12 @@ class EmbeddedLaunchPad(LaunchPad):
         self.file = Path(file).expanduser().resolve()
         self._guard = threading.RLock()
         self._depth = 0
-        self._text = ""
+        self._loaded: tuple[int, int, int] | None = None
+        self._snapshot = b""
         self._file_lock = StoreLock(self.file.parent)
         self._file_lock.path = self.file.with_name(self.file.name + ".lock")
         try:
             self.file.parent.mkdir(parents=True, exist_ok=True)
-            new = not self.file.exists() or not self.file.read_text().strip()
         except OSError as exc:
             raise StoreConfigError(f"cannot use launchpad file {self.file}: {exc}") from None
         mongomock.gridfs.enable_gridfs_integration()  # as FireWorks does for mongomock
@@ -187,8 +189,8 @@ class EmbeddedLaunchPad(LaunchPad):
         client = functools.partial(mongomock.MongoClient, _store=server)
         with _patched(fw_launchpad, "MongoClient", client):
             super().__init__(name=name, strm_lvl="WARNING")
-        with self.transaction():
-            if new or not self._server[name].is_created:
+        with self.transaction():  # decided under the lock: another process may be first
+            if not self._server[name].is_created:  # a fresh launchpad starts initialised
                 self.reset("", require_password=False, max_reset_wo_password=1)
 
     @contextlib.contextmanager
@@ -215,16 +217,20 @@ class EmbeddedLaunchPad(LaunchPad):
                         self._lock_cm.__exit__(None, None, None)
 
     def _load(self) -> None:
+        """Read the file unless it is the one this object last read or wrote."""
         from bson import json_util
 
+        signature = self._signature()
+        if signature is not None and signature == self._loaded:
+            return
         try:
-            text = self.file.read_text() if self.file.exists() else ""
+            text = self.file.read_text() if signature is not None else ""
         except OSError as exc:
             raise StoreUnavailableError(f"cannot read launchpad {self.file}: {exc}") from None
         data = json_util.loads(text) if text.strip() else {}
-        if LEGACY_DB in data and self.name not in data and self.name == FIREWORKS_DB:
+        migrated = LEGACY_DB in data and self.name not in data and self.name == FIREWORKS_DB
+        if migrated:
             data[self.name] = data.pop(LEGACY_DB)
-        self._text = text
         for db_name, collections_ in data.items():
             db_store = self._server[db_name]
             for coll_name, coll in collections_.items():
@@ -233,13 +239,17 @@ class EmbeddedLaunchPad(LaunchPad):
             for coll_name, coll_store in db_store._collections.items():
                 if coll_name not in data.get(db_name, {}):
                     coll_store._documents = collections.OrderedDict()
+        self._loaded = signature
+        self._snapshot = b"" if migrated or signature is None else self._pickled()
 
     def _save(self) -> None:
+        """Write the file (atomically) if a call changed anything."""
         from bson import json_util
 
-        text = json_util.dumps(self._server.to_dict())  # type: ignore[attr-defined]
-        if text == self._text:
+        snapshot = self._pickled()
+        if snapshot == self._snapshot:
             return
+        text = json_util.dumps(self._server.to_dict())  # type: ignore[attr-defined]
         fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=self.file.name + ".")
         try:
             umask = os.umask(0)
@@ -252,7 +262,20 @@ class EmbeddedLaunchPad(LaunchPad):
             with contextlib.suppress(OSError):
                 Path(tmp).unlink()
             raise
-        self._text = text
+        self._snapshot = snapshot
+        self._loaded = self._signature()
+
+    def _pickled(self) -> bytes:
+        """The state as bytes, to tell cheaply whether a call changed it."""
+        return pickle.dumps(self._server.to_dict(), protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[attr-defined]
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        """(inode, mtime, size) of the file (every write replaces it), None if missing."""
+        try:
+            st = self.file.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 @contextlib.contextmanager
