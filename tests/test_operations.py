@@ -298,3 +298,26 @@ def test_status_names_documents_of_a_newer_softbench():
 
     assert newer_versions({__version__: 3, "0.0.1": 1, "unknown": 2}) == []
     assert newer_versions({"999.0": 1, __version__: 1}) == ["999.0"]
+
+
+def test_maker_settings_survive_the_fireworks_round_trip(tmp_path):
+    """Makers with settings documents (CP2K, sampling) reach the worker intact."""
+    from fireworks import Workflow
+    from jobflow import Flow
+
+    from softbench.makers.cp2k.high_energy import Cp2kHighEnergyMaker
+    from softbench.makers.cp2k.settings import Cp2kSettings
+    from softbench.makers.high_energy import HighEnergyFramesMaker
+    from softbench.operations.submit import to_workflow
+    from softbench.schemas.high_energy import HighEnergySampling
+
+    sampling = HighEnergySampling(n_steps=20, n_frames=2, n_strained=0, relax=False)
+    settings = Cp2kSettings(cutoff_ry=400.0)
+    frames = HighEnergyFramesMaker(sampling=sampling).make([], "Si", "key")
+    statics = Cp2kHighEnergyMaker(settings=settings).make(frames.output, "Si", "key")
+    wf = to_workflow(Flow([frames, statics]), ["high-energy"], build=False)
+    back = Workflow.from_format(wf.to_format("json"), "json")  # as a launchpad keeps it
+    makers = {fw.name: fw.tasks[0]["job"].maker for fw in back.fws}
+    assert makers[frames.name].sampling == sampling
+    assert makers[statics.name].settings == settings
+    assert makers[statics.name].settings.label() == settings.label()
