@@ -92,10 +92,11 @@ def _print_launchpad(status: Any, lost_after: float) -> None:
             f"waiting for a worker: {n} firework(s) of environment {cat} are READY "
             f"(start `softbench worker --environment {cat}`)"
         )
-    waiting = [fw for fw in status.fireworks if fw.state == "WAITING"]
-    if waiting:
-        names = ", ".join(fw.name for fw in waiting[:5]) + (" ..." if len(waiting) > 5 else "")
-        print(f"waiting for their parents: {len(waiting)} firework(s): {names}")
+    for state, text in (("RUNNING", "running"), ("WAITING", "waiting for their parents")):
+        fws = [fw for fw in status.fireworks if fw.state == state]
+        if fws:
+            names = ", ".join(fw.name for fw in fws[:5]) + (" ..." if len(fws) > 5 else "")
+            print(f"{text}: {len(fws)} firework(s): {names}")
     failed = status.failed()
     if failed:
         print(f"failed fireworks ({len(failed)}; `softbench rerun-failed` reruns them):")
