@@ -321,3 +321,26 @@ def test_maker_settings_survive_the_fireworks_round_trip(tmp_path):
     assert makers[frames.name].sampling == sampling
     assert makers[statics.name].settings == settings
     assert makers[statics.name].settings.label() == settings.label()
+
+
+def test_polling_worker_runs_fireworks_that_become_ready_later(tmp_path):
+    from softbench.launchpad import open_launchpad
+    from softbench.testing.jobs import hold
+
+    store = str(tmp_path / "store")
+    open_launchpad(None, store)  # an empty embedded launchpad
+    args = ["--poll", "1", "--timeout", "15", "--work-dir", str(tmp_path), "--store", store]
+    worker = subprocess.Popen(
+        [*SB, "worker", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)  # the worker found nothing and polls
+    job = hold(str(tmp_path / "absent"), "late")
+    add_flow(store, [job])
+    _, err = worker.communicate(timeout=120)
+    assert "worker ran 1 firework(s)" in err
+    from softbench.stores import open_stores
+
+    assert open_stores(store, create=False).jobs.get_output(job.uuid) == "late"

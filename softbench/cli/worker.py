@@ -47,7 +47,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="rapidfire: stop after N fireworks (0: until none is ready)",
     )
     parser.add_argument(
-        "--timeout", type=positive_int, default=None, help="rapidfire: stop after N seconds"
+        "--timeout",
+        type=positive_int,
+        default=None,
+        help="rapidfire: take no new firework after N seconds",
+    )
+    parser.add_argument(
+        "--poll",
+        type=positive_int,
+        default=None,
+        metavar="SECONDS",
+        help="rapidfire: when nothing is ready, look again every SECONDS instead of "
+        "stopping (until --timeout or Ctrl-C); for fireworks that wait on other workers",
     )
     parser.add_argument(
         "--fworker", default=None, help="FireWorks fworker yaml (name, query, env; optional)"
@@ -82,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         work_dir=args.work_dir,
         nlaunches=args.nlaunches,
         timeout=args.timeout,
+        poll=args.poll,
     )
     print(f"softbench: worker ran {ran} firework(s); see `softbench status`", file=sys.stderr)
     return 0

@@ -39,13 +39,15 @@ def run_worker(
     rapidfire: bool = True,
     work_dir: str | Path = ".",
     nlaunches: int = 0,
-    sleep: int | None = None,
     timeout: int | None = None,
+    poll: int | None = None,
 ) -> int:
     """Launch rockets with jobflow's JOB_STORE set to ``stores.jobs``; return rockets run.
 
-    ``rapidfire``: until no firework of the worker's category is ready (or
-    ``nlaunches``); otherwise one rocket in ``work_dir``.
+    ``rapidfire``: until no firework of the worker's category is ready or about to
+    be (or ``nlaunches``, or ``timeout`` seconds); with ``poll``, look again every
+    ``poll`` seconds instead of stopping (fireworks that wait for another
+    environment's worker). Otherwise one rocket in ``work_dir``.
     """
     import jobflow
     from fireworks.core.rocket_launcher import launch_rocket
@@ -65,8 +67,8 @@ def run_worker(
                 lp,
                 fworker,
                 m_dir=str(work),
-                nlaunches=nlaunches,
-                sleep_time=sleep,
+                nlaunches=nlaunches or (-1 if poll else 0),  # -1: FireWorks' "infinite"
+                sleep_time=poll,
                 timeout=timeout,
                 strm_lvl="INFO",
             )
