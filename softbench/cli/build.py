@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
 
 from softbench.cli.argtypes import one_line_errors, positive_float
 from softbench.cli.common import add_store_option, open_cli_stores
@@ -38,16 +39,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build and report how many items each builder processed (each round with --watch)."""
+    stores = open_cli_stores(args)
+    if args.watch is None:
+        _build_once(stores, args.task)
+        return 0
+    try:
+        while True:
+            _build_once(stores, args.task)
+            time.sleep(args.watch)
+    except KeyboardInterrupt:  # builds are incremental: an interrupted one is redone
+        print("softbench: build --watch stopped", file=sys.stderr)
+        return 0
+
+
+def _build_once(stores: Any, task: str | None) -> None:
     from softbench.run import build_all
 
-    stores = open_cli_stores(args)
-    while True:
-        counts = build_all(stores, task=args.task)
-        print("processed: " + ", ".join(f"{k}={v}" for k, v in counts.items()), flush=True)
-        if args.watch is None:
-            return 0
-        try:
-            time.sleep(args.watch)
-        except KeyboardInterrupt:
-            print("softbench: build --watch stopped", file=sys.stderr)
-            return 0
+    counts = build_all(stores, task=task)
+    print("processed: " + ", ".join(f"{k}={v}" for k, v in counts.items()), flush=True)
