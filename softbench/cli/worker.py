@@ -2,8 +2,9 @@
 
 FireWorks' rocket launcher with an FWorker of category ``--environment`` and
 jobflow's JOB_STORE set to ``--store``, the store ``softbench query`` reads.
-Start it from the environment's interpreter (``.venv`` for default, ``.venv-mace``
-for mace), or as the ``rocket_launch`` command of a FireWorks queue adapter
+A mace worker runs from ``.venv`` with ``SOFTBENCH_ENV_MACE=.venv-mace/bin/python``
+(model jobs then evaluate there), or from a ``.venv-mace`` with the fireworks extra.
+On a cluster it is the ``rocket_launch`` command of a FireWorks queue adapter
 (``qlaunch``; see examples/fireworks/).
 """
 
