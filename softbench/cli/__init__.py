@@ -22,6 +22,9 @@ from softbench.cli import (
     query,
     report,
     serve,
+    status,
+    submit,
+    worker,
 )
 
 TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic, migration]
@@ -47,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     finetune.register(sub)
     report.register(sub)
     serve.register(sub)
+    submit.register(sub)
+    worker.register(sub)
+    status.register(sub)
     return parser
 
 
@@ -67,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_input_error(exc: Exception) -> bool:
+    from softbench.cli.common import UsageError
     from softbench.export import ExportError
     from softbench.finetune import FinetuneError
     from softbench.ingest.base import ReferenceFormatError
@@ -81,7 +88,8 @@ def _is_input_error(exc: Exception) -> bool:
         | StoreConfigError
         | DataUnavailableError
         | ExportError
-        | FinetuneError,
+        | FinetuneError
+        | UsageError,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from softbench.cli.argtypes import one_line_errors, positive_int
@@ -65,6 +66,40 @@ def add_run_options(
     add_store_option(parser)
     one_line_errors(parser)
     parser.set_defaults(handler=handler)
+
+
+@dataclass
+class TaskFlow:
+    """What ``softbench run <task>`` runs and ``softbench submit <task>`` submits.
+
+    ``tasks``: the build tasks, in order; ``plan``: the plan printed first;
+    ``report``: prints the results once built; ``details``: the task's own plan.
+    """
+
+    flow: Any
+    stores: Any
+    tasks: list[str]
+    plan: str
+    report: Callable[[], None]
+    details: Any = None
+
+
+class UsageError(ValueError):
+    """Options that do not go together (exit 2 with one line)."""
+
+
+def run_task_flow(plan: Callable[[argparse.Namespace], TaskFlow]) -> Callable[..., int]:
+    """A ``run`` handler: make the task's flow, run it here, build, report."""
+
+    def run(args: argparse.Namespace) -> int:
+        task_flow = plan(args)
+        print(task_flow.plan, file=sys.stderr)
+        if run_and_build(task_flow.flow, task_flow.stores, args.no_build, task_flow.tasks):
+            task_flow.report()
+        return 0
+
+    run.__doc__ = plan.__doc__
+    return run
 
 
 def run_and_build(flow: Any, stores: Any, no_build: bool, tasks: Sequence[str]) -> bool:

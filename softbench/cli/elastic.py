@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from softbench.cli.argtypes import positive_float, positive_int
-from softbench.cli.common import add_materials, add_run_options, open_cli_stores, run_and_build
+from softbench.cli.common import (
+    TaskFlow,
+    add_materials,
+    add_run_options,
+    open_cli_stores,
+    run_task_flow,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "wrong for materials with internal degrees of freedom)",
     )
     add_run_options(parser, run, "recompute existing predictions")
+    parser.set_defaults(plan=plan)
 
 
 def reference_file(value: str) -> Path:
@@ -85,7 +92,7 @@ def _n_sites(record: dict[str, Any]) -> int:
     return len(parse_structure(record["structure"], "n_sites"))
 
 
-def run(args: argparse.Namespace) -> int:
+def plan(args: argparse.Namespace) -> TaskFlow:
     """Ingest (or reuse) references, run the models, build and print the results."""
     from softbench.ingest import default_label, known_dataset_settings
     from softbench.models import get_models
@@ -113,15 +120,18 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         options={"fmax": args.fmax, "relax_deformed": not args.no_relax_deformed},
     )
-    print(
+    message = (
         f"softbench: {len(items)} material(s) from {label}, {len(models)} model(s); "
         f"{len(reuse)} reference(s) and {len(skip)} prediction(s) reused; running "
-        f"{len(flow.jobs)} job(s) on store {stores.spec}",
-        file=sys.stderr,
+        f"{len(flow.jobs)} job(s) on store {stores.spec}"
     )
-    if run_and_build(flow, stores, args.no_build, ["elastic"]):
-        print_results(stores, [i.material_id for i in items], names, label)
-    return 0
+    ids = [i.material_id for i in items]
+    return TaskFlow(
+        flow, stores, ["elastic"], message, lambda: print_results(stores, ids, names, label)
+    )
+
+
+run = run_task_flow(plan)
 
 
 def print_results(stores: Any, ids: list[str], models: list[str], label: str) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from softbench.cli.common import (
+    TaskFlow,
     add_materials,
     add_run_options,
     open_cli_stores,
     print_softening,
-    run_and_build,
+    run_task_flow,
 )
 
 
@@ -36,9 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also store model stresses (costs a second backward pass for CHGNet)",
     )
     add_run_options(parser, run, "re-evaluate even where predictions already exist")
+    parser.set_defaults(plan=plan)
 
 
-def run(args: argparse.Namespace) -> int:
+def plan(args: argparse.Namespace) -> TaskFlow:
     """Ingest (or reuse) references, evaluate models, build and print the results."""
     from softbench.ingest import check_readable, default_label, discover, known_dataset_settings
     from softbench.models import get_models
@@ -66,14 +67,18 @@ def run(args: argparse.Namespace) -> int:
         stress=args.with_stress,
     )
     n_model_jobs = len(items) * len(models) - len(skip)
-    print(
+    message = (
         f"softbench: {len(items)} material(s) from {label}, {len(models)} model(s); "
         f"{len(reuse)} reference(s) reused from the store, {len(skip)} prediction(s) "
         f"already there; running {len(flow.jobs)} job(s) ({n_model_jobs} model jobs) "
-        f"on store {stores.spec}",
-        file=sys.stderr,
+        f"on store {stores.spec}"
     )
-    if run_and_build(flow, stores, args.no_build, [args.task]):
-        ids = [i.material_id for i in items]
+    ids = [i.material_id for i in items]
+
+    def report() -> None:
         print_softening(stores, args.task, ids, [m.name for m in models], label)
-    return 0
+
+    return TaskFlow(flow, stores, [args.task], message, report)
+
+
+run = run_task_flow(plan)

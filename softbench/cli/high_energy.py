@@ -19,6 +19,8 @@ from typing import Any
 
 from softbench.cli.argtypes import non_negative_int, positive_float, positive_int
 from softbench.cli.common import (
+    TaskFlow,
+    UsageError,
     add_materials,
     add_run_options,
     build,
@@ -106,12 +108,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--run-local",
         action="store_true",
         default=True,
-        help="run the flow here with jobflow (default; FireWorks submission is not there yet)",
+        help="run the flow here with jobflow (default; `softbench submit high-energy` "
+        "submits it to FireWorks)",
     )
     manager.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     add_run_options(
         parser, run, "re-evaluate models even where predictions exist", models="chgnet-0.3.0"
     )
+    parser.set_defaults(plan=plan)
 
 
 def vasp_problem() -> str | None:
@@ -138,8 +142,8 @@ def vasp_problem() -> str | None:
     return None
 
 
-def run(args: argparse.Namespace) -> int:
-    """Plan, check VASP, run, build and print the softening results."""
+def plan(args: argparse.Namespace) -> TaskFlow:
+    """Plan the flow (reusing stored frames, references and predictions)."""
     from softbench.ingest.structures import read_structures
     from softbench.models import get_models
     from softbench.schemas.high_energy import HighEnergySampling
@@ -163,8 +167,7 @@ def run(args: argparse.Namespace) -> int:
             relax=dft and args.dft == "vasp" and not args.no_relax,
         )
     except ValueError as exc:
-        print(f"softbench: error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     from softbench.workflows.high_energy import high_energy_flow, reusable, sampling_keys
     from softbench.workflows.reuse import existing_predictions
 
@@ -174,19 +177,17 @@ def run(args: argparse.Namespace) -> int:
 
         cp2k = Cp2kSettings()
         if args.label and args.label != cp2k.label():
-            print(
-                f"softbench: error: --label {args.label} with --dft cp2k: the CP2K reference "
-                f"label comes from its settings ({cp2k.label()})",
-                file=sys.stderr,
+            raise UsageError(
+                f"--label {args.label} with --dft cp2k: the CP2K reference "
+                f"label comes from its settings ({cp2k.label()})"
             )
-            return 2
     label = cp2k.label() if cp2k else (args.label or "vasp:MPStaticSet")
     stores = open_cli_stores(args)
     refs, frames = reusable(stores.jobs, sampling_keys(structures, sampling), label)
     skip = (
         set() if args.rerun else existing_predictions(stores.jobs, refs, [m.name for m in models])
     )
-    flow, plan = high_energy_flow(
+    flow, flow_plan = high_energy_flow(
         structures,
         models if dft else [],
         sampling,
@@ -198,35 +199,46 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         cp2k=cp2k,
     )
-    _print_plan(structures, sampling, plan, dft, label, stores.spec)
+    message = _plan_text(structures, sampling, flow_plan, dft, label, stores.spec)
+    if cp2k is not None and flow_plan.counts.get("cp2k statics"):
+        _warn_cp2k_cost(structures, cp2k, sampling.n_frames)  # run and submit alike
+
+    def report() -> None:
+        print_softening(stores, TASK, list(structures), [m.name for m in models], label)
+
+    return TaskFlow(flow, stores, [TASK] if dft else [], message, report, flow_plan)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan, check VASP, run, build and print the softening results."""
+    try:
+        task_flow = plan(args)
+    except UsageError as exc:
+        print(f"softbench: error: {exc}", file=sys.stderr)
+        return 2
+    flow, stores, flow_plan = task_flow.flow, task_flow.stores, task_flow.details
+    print(task_flow.plan, file=sys.stderr)
     if args.dry_run:
         return 0
-    if plan.counts.get("cp2k statics"):
-        from softbench.makers.cp2k.high_energy import cp2k_problem
-
-        problem = cp2k_problem()
-        if problem:
-            print(f"softbench: error: {problem}", file=sys.stderr)
-            return 2
-        _warn_cp2k_cost(structures, cp2k, sampling.n_frames)
-    if plan.counts.get("dft static") or plan.counts.get("relax"):
-        problem = vasp_problem()
-        if problem:
-            print(f"softbench: error: {problem}", file=sys.stderr)
-            return 2
+    problem = dft_problem(flow_plan)
+    if problem:
+        print(f"softbench: error: {problem}", file=sys.stderr)
+        return 2
     if flow.jobs:
         from softbench.run import run_flow
 
         work = Path(args.work_dir).expanduser().resolve()
         work.mkdir(parents=True, exist_ok=True)
         run_flow(flow, stores, root_dir=work, create_folders=True)
-    if not dft:
-        written = write_frames(stores, plan.frames_uuid, Path(args.frames_dir))
+    if args.no_dft:
+        written = write_frames(stores, flow_plan.frames_uuid, Path(args.frames_dir))
         print(f"softbench: wrote {written} frame(s) to {args.frames_dir}", file=sys.stderr)
         return 0
     if args.no_build:
         return 0
-    return _report(stores, structures, models, label)
+    build(stores, task_flow.tasks)
+    task_flow.report()
+    return 0
 
 
 def _warn_cp2k_cost(structures: dict[str, Any], settings: Any, n_frames: int) -> None:
@@ -265,12 +277,25 @@ def _eligible(args: argparse.Namespace, dft: bool) -> Any:
     return eligible
 
 
-def _print_plan(
+def dft_problem(flow_plan: Any) -> str | None:
+    """Why the planned CP2K or VASP jobs cannot run on this machine, or None."""
+    if flow_plan.counts.get("cp2k statics"):
+        from softbench.makers.cp2k.high_energy import cp2k_problem
+
+        problem = cp2k_problem()
+        if problem:
+            return problem
+    if flow_plan.counts.get("dft static") or flow_plan.counts.get("relax"):
+        return vasp_problem()
+    return None
+
+
+def _plan_text(
     structures: dict[str, Any], sampling: Any, plan: Any, dft: bool, label: str, store: str
-) -> None:
+) -> str:
     n = len(structures)
     jobs = ", ".join(f"{v} {k}" for k, v in plan.counts.items()) or "none"
-    print(
+    return (
         f"softbench: high-energy states for {n} material(s): "
         f"{', '.join(list(structures)[:8])}{' ...' if n > 8 else ''}\n"
         f"  sampling: {sampling.describe()}\n"
@@ -279,8 +304,7 @@ def _print_plan(
         f"  reused from the store: {len(plan.reused_references)} reference(s), "
         f"{len(plan.reused_frames)} frame set(s)\n"
         f"  jobs to run: {jobs}\n"
-        f"  store: {store}",
-        file=sys.stderr,
+        f"  store: {store}"
     )
 
 
@@ -310,9 +334,3 @@ def write_frames(stores: Any, frames_uuid: dict[str, str], folder: Path) -> int:
         info = {"material_id": mid, "sampling": doc.sampling.model_dump(), "frames": meta}
         (target / "frames.json").write_text(json.dumps(info, indent=1))
     return written
-
-
-def _report(stores: Any, structures: dict[str, Any], models: list[Any], label: str) -> int:
-    build(stores, [TASK])
-    print_softening(stores, TASK, list(structures), [m.name for m in models], label)
-    return 0

@@ -6,7 +6,13 @@ import argparse
 import sys
 
 from softbench.cli.argtypes import positive_float, positive_int
-from softbench.cli.common import add_materials, add_run_options, open_cli_stores, run_and_build
+from softbench.cli.common import (
+    TaskFlow,
+    add_materials,
+    add_run_options,
+    open_cli_stores,
+    run_task_flow,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,9 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="relaxed mode: max steps (default 1000)",
     )
     add_run_options(parser, run, "re-evaluate even where results already exist")
+    parser.set_defaults(plan=plan)
 
 
-def run(args: argparse.Namespace) -> int:
+def plan(args: argparse.Namespace) -> TaskFlow:
     """Ingest (or reuse) references, run model jobs, build and print the results."""
     from softbench.ingest import (
         check_readable,
@@ -84,27 +91,30 @@ def run(args: argparse.Namespace) -> int:
         fmax=args.fmax if args.fmax is not None else RELAX_FMAX,
         max_steps=args.relax_steps if args.relax_steps is not None else RELAX_STEPS,
     )
-    print(
+    message = (
         f"softbench: {len(items)} material(s) from {label}, {len(models)} model(s), "
         f"mode(s) {', '.join(modes)}; {len(reuse)} reference(s) reused, {len(skip)} "
-        f"result(s) already there; running {len(flow.jobs)} job(s) on store {stores.spec}",
-        file=sys.stderr,
+        f"result(s) already there; running {len(flow.jobs)} job(s) on store {stores.spec}"
     )
-    # softening (fixed-mode force parity) first, then phonons
-    if not run_and_build(flow, stores, args.no_build, [PHONON_TASKS[m] for m in modes]):
-        return 0
     ids = ",".join(i.material_id for i in items)
-    docs = [
-        d
-        for d in fetch(stores, "phonons", model=",".join(names), material=ids, reference=label)
-        if d["mode"] in modes
-    ]
-    print(render(docs, "phonons"))
-    print()
-    summary = fetch(stores, "phonon-summary", model=",".join(names), reference=label)
-    print(render([d for d in summary if d["mode"] in modes], "phonon-summary"))
-    _report_problems(docs)
-    return 0
+
+    def report() -> None:
+        docs = [
+            d
+            for d in fetch(stores, "phonons", model=",".join(names), material=ids, reference=label)
+            if d["mode"] in modes
+        ]
+        print(render(docs, "phonons"))
+        print()
+        summary = fetch(stores, "phonon-summary", model=",".join(names), reference=label)
+        print(render([d for d in summary if d["mode"] in modes], "phonon-summary"))
+        _report_problems(docs)
+
+    # softening (fixed-mode force parity) first, then phonons
+    return TaskFlow(flow, stores, [PHONON_TASKS[m] for m in modes], message, report)
+
+
+run = run_task_flow(plan)
 
 
 def _report_problems(docs: list[dict]) -> None:

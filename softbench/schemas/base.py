@@ -59,6 +59,25 @@ def alias(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
+class MakerSettings(BaseModel):
+    """Settings a maker holds as a field: serialisable by monty, so jobs survive FireWorks.
+
+    jobflow's FireWorks integration writes each job with monty's ``jsanitize``, which
+    turns an object without ``as_dict`` into its ``str()``: a worker's maker would get
+    a string instead of its settings. These two methods make the round trip exact.
+    """
+
+    def as_dict(self) -> dict[str, Any]:
+        """Monty's dict form: the fields plus ``@module`` and ``@class``."""
+        cls = type(self)
+        return {"@module": cls.__module__, "@class": cls.__name__, **self.model_dump(mode="json")}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Back from :meth:`as_dict` (validated)."""
+        return cls.model_validate({k: v for k, v in data.items() if not k.startswith("@")})
+
+
 class Outcome(BaseModel):
     """How a job or an analysis went: ``state`` and, unless successful, the ``reason``."""
 

@@ -15,14 +15,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 from pymatgen.core import Structure
 
-from softbench.schemas.base import HIGH_ENERGY_FRAMES, TaskDocument
+from softbench.schemas.base import HIGH_ENERGY_FRAMES, MakerSettings, TaskDocument
 from softbench.schemas.configuration import structure_hash
 from softbench.schemas.reference import ReferenceTaskDocument
 
 TASK = "high-energy"
 
 
-class HighEnergySampling(BaseModel):
+class HighEnergySampling(MakerSettings):
     """How frames are sampled: MD settings, frame count, strain, seed."""
 
     md_model: str = Field("chgnet-0.3.0", description="registry model that drives the MD")

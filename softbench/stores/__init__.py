@@ -69,6 +69,7 @@ class SoftbenchStores:
             self._jobs = JobStore(
                 self.collection(JOBS), additional_stores={"data": self.collection(DATA)}
             )
+            self._jobs._softbench_stores = self  # type: ignore[attr-defined]  # see stores_of
         return self._jobs
 
     def connect(self) -> SoftbenchStores:
@@ -114,6 +115,24 @@ def open_stores(spec: str | None = None, create: bool = True) -> SoftbenchStores
         return SoftbenchStores(spec, "mongodb", _config_factory(path, timeout)).connect()
     _prepare_directory(path, spec, create)
     return SoftbenchStores(str(path), "monty", _monty_factory(path)).connect()
+
+
+def stores_of(job_store: JobStore) -> SoftbenchStores:
+    """The softbench stores a job store belongs to (a job's way to the builder collections).
+
+    A job store made by :func:`open_stores` knows them; for one jobflow made from its
+    settings (``JOBFLOW_CONFIG_FILE``) on an embedded store folder they are opened there.
+    """
+    owner = getattr(job_store, "_softbench_stores", None)
+    if owner is not None:
+        return owner
+    path = getattr(job_store.docs_store, "database_path", None)
+    if path:
+        return open_stores(str(path))
+    raise StoreConfigError(
+        "this job needs the softbench store its job store belongs to: run it with "
+        "`softbench worker --store ...`"
+    )
 
 
 def _prepare_directory(path: Path, spec: str, create: bool) -> None:
@@ -314,4 +333,5 @@ __all__ = [
     "load_store_config",
     "open_stores",
     "reset_memory_stores",
+    "stores_of",
 ]

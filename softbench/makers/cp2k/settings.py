@@ -56,6 +56,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from pydantic import BaseModel, Field
 
+from softbench.schemas.base import MakerSettings
+
 DEFAULT_RANKS = 2  # SOFTBENCH_CP2K_RANKS
 
 
@@ -98,7 +100,7 @@ VETTED_KINDS: dict[str, Cp2kKind] = {
 HASHED_ELEMENTS = frozenset({"Si", "Li", "Mg", "Al", "C", "Ge", "P"})
 
 
-class Cp2kSettings(BaseModel):
+class Cp2kSettings(MakerSettings):
     """Numerics of a CP2K energy+forces+stress calculation (Quickstep GPW).
 
     ``kspacing`` is the largest reciprocal-lattice spacing of the Monkhorst-Pack grid,
