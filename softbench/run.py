@@ -78,6 +78,8 @@ BUILD_STEPS: list[str] = [
     "softbench.builders.softening:build_step",
     "softbench.builders.phonons:build_phonons",
     "softbench.builders.elastic:build_elastic",
+    "softbench.builders.defects:build_defects",
+    "softbench.builders.solid_solution:build_solid_solution",
 ]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from softbench.cli import (
     build,
     correct,
+    defects,
     demo,
     elastic,
     export,
@@ -20,9 +21,10 @@ from softbench.cli import (
     phonons,
     query,
     report,
+    solid_solution,
 )
 
-TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic]
+TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic, defects, solid_solution]
 
 
 def _parser() -> argparse.ArgumentParser:
