@@ -75,12 +75,17 @@ def defect_set(
     :class:`~softbench.ingest.elements.MissingElementError` for an element without
     an elemental reference.
     """
-    from pymatgen.analysis.defects.generators import (
-        AntiSiteGenerator,
-        VacancyGenerator,
-        VoronoiInterstitialGenerator,
-    )
-    from pymatgen.analysis.defects.supercells import get_sc_fromstruct
+    try:
+        from pymatgen.analysis.defects.generators import (
+            AntiSiteGenerator,
+            VacancyGenerator,
+            VoronoiInterstitialGenerator,
+        )
+        from pymatgen.analysis.defects.supercells import get_sc_fromstruct
+    except ImportError as exc:
+        raise DefectInputError(
+            "point defects need pymatgen-analysis-defects: pip install 'softbench[defects]'"
+        ) from exc
 
     from softbench.makers.elastic import standard_cell
 
@@ -303,9 +308,11 @@ def compute_defects(
         result.elemental_references.append(
             ElementalReference(
                 element=el,
-                energy_per_atom_ev=rec.energy_ev / rec.n_atoms
-                if rec.energy_ev and rec.n_atoms
-                else None,
+                energy_per_atom_ev=(
+                    rec.energy_ev / rec.n_atoms
+                    if rec.energy_ev is not None and rec.n_atoms
+                    else None
+                ),
                 **rec.model_dump(),
             )
         )
