@@ -2,11 +2,12 @@
 
 Default system: Ca_xMg_(2-x)O_2 rocksalt (the softening paper's CaO-MgO), built on
 the conventional rocksalt cell (4 cations) times ``supercell``. For each number of
-guest cations k = 0..n (x = formula_cations·k/n) the distinct orderings (up to the
-space group of the parent cell, pymatgen's StructureMatcher) are enumerated when
-C(n, k) <= ``MAX_ENUMERATE``, else sampled at random; up to ``n_orderings`` of them
-are drawn with ``seed``. Each ordering starts at Vegard's-law lattice constant and is
-relaxed (cell + ions, its symmetry kept) by every method.
+guest cations k = 0..n (x = formula_cations·k/n) the orderings are enumerated when
+C(n, k) <= ``MAX_ENUMERATE``, else sampled at random, reduced to distinct ones (equal
+up to the space group of the parent supercell: spglib's operations as permutations
+of the cation sites), and up to ``n_orderings`` of them are drawn with ``seed``.
+Each ordering starts at Vegard's-law lattice constant and is relaxed (cell + ions,
+its symmetry kept) by every method.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from itertools import combinations
 from math import comb
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from jobflow import Maker, job
 from pymatgen.core import Lattice, Structure
 
@@ -67,18 +69,27 @@ def vegard_scaled(
     return out
 
 
-def distinct(structures: list[Structure]) -> list[int]:
-    """Indices of one representative per group of symmetry-equivalent structures."""
-    from pymatgen.analysis.structure_matcher import StructureMatcher
+def site_permutations(
+    parent: Structure, sites: list[int], symprec: float = 0.01
+) -> list[list[int]]:
+    """How each symmetry operation of ``parent`` permutes the sublattice ``sites`` (0..n-1)."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    if len(structures) <= 1:
-        return list(range(len(structures)))
-    matcher = StructureMatcher(primitive_cell=False, scale=False, attempt_supercell=False)
-    reps: list[int] = []
-    for i, s in enumerate(structures):
-        if not any(matcher.fit(structures[j], s) for j in reps):
-            reps.append(i)
-    return reps
+    frac = parent.frac_coords[sites]
+    perms = []
+    for op in SpacegroupAnalyzer(parent, symprec=symprec).get_symmetry_operations():
+        moved = op.operate_multi(frac)
+        diff = moved[:, None, :] - frac[None, :, :]
+        diff -= np.round(diff)
+        match = np.linalg.norm(diff @ parent.lattice.matrix, axis=2) < 1e-3
+        if (match.sum(axis=1) == 1).all():
+            perms.append([int(j) for j in match.argmax(axis=1)])
+    return perms
+
+
+def canonical(occupied: tuple[int, ...], perms: list[list[int]]) -> tuple[int, ...]:
+    """The smallest image of an ordering (occupied sublattice indices) under ``perms``."""
+    return min(tuple(sorted(p[i] for i in occupied)) for p in perms) if perms else occupied
 
 
 def orderings(
@@ -98,6 +109,7 @@ def orderings(
         raise SolidSolutionInputError(f"supercell must be three positive integers, not {supercell}")
     parent = rocksalt_parent(host, guest, anion) * list(supercell)
     sites = [i for i, s in enumerate(parent) if s.specie.symbol == host]
+    perms = site_permutations(parent, sites)
     n = len(sites)
     rng = random.Random(seed)
     chosen: list[OrderingSpec] = []
@@ -105,8 +117,7 @@ def orderings(
     for k in range(n + 1):
         x = formula_cations * k / n
         candidates = _candidate_sets(n, k, n_orderings, rng)
-        cells = [_occupy(parent, sites, c, guest) for c in candidates]
-        reps = [candidates[i] for i in distinct(cells)]
+        reps = sorted({canonical(c, perms) for c in candidates})
         n_distinct[f"{x:g}"] = len(reps)
         picked = reps if len(reps) <= n_orderings else rng.sample(reps, n_orderings)
         for index, occupied in enumerate(sorted(picked)):
