@@ -255,3 +255,19 @@ def test_chgnet_copper_vacancy_formation_energy_is_positive():
     assert vac.converged and doc.bulk.converged
     # CHGNet 0.3.0, 32-atom cell: ~0.7 eV (PBE ~1.0-1.1 eV; experiment 1.28 eV)
     assert 0.3 < vac.formation_energy_ev < 1.5
+
+
+def test_missing_vasp_skips_the_dft_side_with_a_warning(tmp_path, capsys, monkeypatch):
+    import softbench.cli.high_energy
+    from softbench.cli import main
+
+    monkeypatch.setattr(
+        softbench.cli.high_energy, "vasp_problem", lambda: "VASP is not configured: test. Set X"
+    )
+    store = str(tmp_path / "store")
+    args = ["run", "defects", "--structure", "Cu", "--kinds", "vacancy", "--models", BONDS,
+            "--min-length", "5", "--store", store]  # fmt: skip
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "warning: VASP is not configured: test. DFT side skipped" in captured.err
+    assert "no DFT partner: no vasp:mp-pbe-defects document for Cu" in captured.out
