@@ -105,7 +105,10 @@ def defect_set(
     if "interstitial" in kinds:
         gen = VoronoiInterstitialGenerator()
         found += [("interstitial", d) for d in gen.get_defects(bulk, elements)]
-    sc_mat = get_sc_fromstruct(bulk, min_atoms=1, max_atoms=max_atoms, min_length=min_length)
+    try:
+        sc_mat = get_sc_fromstruct(bulk, min_atoms=1, max_atoms=max_atoms, min_length=min_length)
+    except (RuntimeError, ValueError, AttributeError):  # no cell found within the bounds
+        sc_mat = None
     if sc_mat is None:
         raise DefectInputError(
             f"{material_id}: no supercell with edges >= {min_length} Å within {max_atoms} atoms"
