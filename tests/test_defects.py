@@ -236,6 +236,9 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
     store = ["--store", str(tmp_path / "s"), "--no-dft", "--models", BONDS]
     assert main(["run", "defects", "--structure", "Xx", *store]) == 2
     assert "not a built-in element" in capsys.readouterr().err
+    label = ["--dft", "cp2k", "--label", "x"]
+    assert main(["run", "defects", "--structure", "Si", *label, *store]) == 2
+    assert "the CP2K reference label comes from its settings" in capsys.readouterr().err
     poscar = tmp_path / "GaN.vasp"
     Structure.from_spacegroup(
         "P6_3mc",

@@ -102,6 +102,13 @@ def dft_plan(args: argparse.Namespace, default_label: str) -> tuple[str | None, 
 
         settings = Cp2kSettings()
         label = settings.label()
+        if args.label and args.label != label:
+            from softbench.ingest.base import ReferenceFormatError
+
+            raise ReferenceFormatError(
+                f"--label {args.label} with --dft cp2k: the CP2K reference label comes from "
+                f"its settings ({label})"
+            )
         problem = None if args.no_dft else cp2k_problem()
     else:
         from softbench.cli.high_energy import vasp_problem
