@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)   # first: the CPU wheel, not CUDA builds
-	$(PY) -m pip install --quiet -e ".[models,fireworks,api,export,dev]"
+	$(PY) -m pip install --quiet -e ".[models,fireworks,api,export,dev,defects]"
 	touch $@
 
 install-mace: $(MACE_STAMP)

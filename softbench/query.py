@@ -101,6 +101,30 @@ QUERIES: dict[str, QuerySpec] = {
         "mean_signed_difference_ev fraction_underpredicted mean_barrier_ev mean_dft_barrier_ev",
         sort="model reference",
     ),
+    "defects": query_spec(
+        "defects",
+        "material_id formula label kind model state model_value dft_value error unit "
+        "model_converged dft_converged reason",
+        sort="model material_id label",
+    ),
+    "defects-summary": query_spec(
+        "defects_summary",
+        "model reference n_materials n_labels n_used n_flagged n_unpaired n_failed mae "
+        "mean_signed_error fraction_underpredicted model_mean unit",
+        sort="model reference",
+    ),
+    "solid-solution": query_spec(
+        "solid_solution",
+        "material_id label x model state model_value dft_value error unit model_converged "
+        "dft_converged reason",
+        sort="model material_id x label",
+    ),
+    "solid-solution-summary": query_spec(
+        "solid_solution_summary",
+        "model reference n_labels n_used n_flagged n_unpaired n_failed mae mean_signed_error "
+        "fraction_underpredicted model_mean unit",
+        sort="model reference",
+    ),
     "correction": query_spec(
         "correction",
         "material_id model correction method c n_labels n_test softening_scale_before "

@@ -79,6 +79,8 @@ BUILD_STEPS: list[str] = [
     "softbench.builders.phonons:build_phonons",
     "softbench.builders.elastic:build_elastic",
     "softbench.builders.migration:build_migration",
+    "softbench.builders.defects:build_defects",
+    "softbench.builders.solid_solution:build_solid_solution",
 ]
 
 

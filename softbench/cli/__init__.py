@@ -10,6 +10,7 @@ from typing import Any
 from softbench.cli import (
     build,
     correct,
+    defects,
     demo,
     elastic,
     export,
@@ -22,12 +23,21 @@ from softbench.cli import (
     query,
     report,
     serve,
+    solid_solution,
     status,
     submit,
     worker,
 )
 
-TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic, migration]
+TASK_MODULES: list[Any] = [
+    forces,
+    high_energy,
+    phonons,
+    elastic,
+    migration,
+    defects,
+    solid_solution,
+]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""Small ASE calculators for tests: a broken model, a spring model, a cosine path."""
+"""Small ASE calculators for tests: a broken model, springs, a cosine path, bond counting."""
 
 from __future__ import annotations
 
@@ -137,3 +137,71 @@ def register_cosine(
     )
     register(spec, overwrite=True)
     return name
+
+
+class BrokenBonds(Calculator):
+    """Bond counting: E = -eps x (pairs closer than ``cutoff``); forces and stress zero.
+
+    Exact answers for an fcc metal with a cutoff between its first and second
+    neighbour shells (12 bonds per atom, mu = -6 eps): vacancy formation energy 6 eps;
+    an interstitial with b bonds: (6 - b) eps. Zero forces and stress make every
+    relaxation stop at once, so the answers stay exact.
+    """
+
+    implemented_properties = ["energy", "forces", "stress"]
+
+    def __init__(self, eps: float = 0.5, cutoff: float = 2.8, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.eps = eps
+        self.cutoff = cutoff
+
+    def calculate(
+        self, atoms: Any = None, properties: Any = None, system_changes: Any = all_changes
+    ) -> None:
+        """Count pairs within the cutoff."""
+        from ase.neighborlist import neighbor_list
+
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        i, _ = neighbor_list("ij", self.atoms, self.cutoff)
+        self.results = {
+            "energy": -self.eps * len(i) / 2,
+            "forces": np.zeros((len(self.atoms), 3)),
+            "stress": np.zeros(6),
+        }
+
+
+class UnlikeCations(Calculator):
+    """E = J x (unlike Mg-Ca pairs closer than ``cutoff``); forces and stress zero.
+
+    A lattice-gas model of the rocksalt cation sublattice: the end members have no
+    unlike pairs, so an ordering's exact mixing energy per cation is J x pairs / n.
+    """
+
+    implemented_properties = ["energy", "forces", "stress"]
+
+    def __init__(self, j: float = 0.1, cutoff: float = 3.6, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.j = j
+        self.cutoff = cutoff
+
+    def calculate(
+        self, atoms: Any = None, properties: Any = None, system_changes: Any = all_changes
+    ) -> None:
+        """Count Mg-Ca pairs within the cutoff."""
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        self.results = {
+            "energy": self.j * unlike_pairs(self.atoms, self.cutoff),
+            "forces": np.zeros((len(self.atoms), 3)),
+            "stress": np.zeros(6),
+        }
+
+
+def unlike_pairs(atoms: Any, cutoff: float, a: str = "Mg", b: str = "Ca") -> int:
+    """Number of (a, b) pairs closer than ``cutoff`` (each pair once)."""
+    from ase.neighborlist import neighbor_list
+
+    i, j = neighbor_list("ij", atoms, cutoff)
+    symbols = np.asarray(atoms.get_chemical_symbols())
+    return int(((symbols[i] == a) & (symbols[j] == b)).sum())

@@ -1,0 +1,94 @@
+"""``softbench run solid-solution``: mixing energies of cation orderings, models against DFT.
+
+Default system: Ca_xMg_(2-x)O_2 rocksalt on the 2x1x1 conventional cell (8 cations,
+x = 0, 0.25, ..., 2), up to ``--orderings`` distinct orderings per composition drawn
+with ``--seed``. ``--dft vasp`` (default) relaxes every ordering with atomate2's
+MPRelaxSet where VASP is configured, else the DFT side is skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from softbench.cli.argtypes import positive_int
+from softbench.cli.common import add_run_options, open_cli_stores, run_and_build
+from softbench.cli.defects import add_dft_options, dft_plan, print_parity
+
+
+def supercell(value: str) -> tuple[int, int, int]:
+    """``2,1,1`` -> (2, 1, 1); three positive integers."""
+    try:
+        parts = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"supercell must be three positive integers, not {value}")
+    return parts
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand."""
+    parser = sub.add_parser(
+        "solid-solution", help="solid solutions: mixing energies of CaO-MgO cation orderings"
+    )
+    parser.add_argument(
+        "--orderings", type=positive_int, default=3, help="orderings per composition (default 3)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the ordering draw")
+    parser.add_argument(
+        "--supercell",
+        type=supercell,
+        default=(2, 1, 1),
+        help="multiples of the conventional rocksalt cell (default 2,1,1: 8 cations)",
+    )
+    add_dft_options(parser, ("vasp",))
+    add_run_options(parser, run, "recompute existing model documents")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Draw the orderings, run DFT (where possible) and models, build and print."""
+    from softbench.makers.solid_solution import orderings
+    from softbench.makers.vasp.solid_solution import VASP_LABEL
+    from softbench.models import get_models
+    from softbench.workflows.solid_solution import (
+        existing_solid_solution_predictions,
+        solid_solution_flow,
+    )
+
+    models = get_models(args.models)
+    system = orderings(args.supercell, args.orderings, args.seed)
+    dft, label, _ = dft_plan(args, VASP_LABEL)
+    stores = open_cli_stores(args)
+    names = [m.name for m in models]
+    skip = (
+        set()
+        if args.rerun
+        else existing_solid_solution_predictions(stores.jobs, label, system, names)
+    )
+    flow = solid_solution_flow(
+        system,
+        models,
+        label,
+        dft=dft,
+        skip=skip,
+        device=args.device,
+        options={"fmax": args.fmax, "steps": args.steps},
+    )
+    print(
+        f"softbench: {system.material_id}: {len(system.orderings)} ordering(s) on "
+        f"{system.n_sublattice_sites} cation sites (distinct per x: {system.n_distinct}); "
+        f"reference {label}; running {len(flow.jobs)} job(s) on store {stores.spec}",
+        file=sys.stderr,
+    )
+    if dft is not None:
+        from softbench.run import run_flow
+
+        work = Path(args.work_dir).expanduser().resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        run_flow(flow, stores, root_dir=work, create_folders=True)
+        flow = type(flow)([], name=flow.name)
+    if run_and_build(flow, stores, args.no_build, ["solid-solution"]):
+        print_parity(stores, "solid-solution", [system.material_id], names, label)
+    return 0
