@@ -86,6 +86,24 @@ QUERIES: dict[str, QuerySpec] = {
         "fraction_softened k_mae_gpa g_mae_gpa",
         sort="model reference",
     ),
+    "amplitude": query_spec(
+        "amplitude",
+        "material_id formula model reference state amplitude_angstrom softening_scale "
+        "softening_scale_ci95 force_mae residual_ratio roughness reason",
+        sort="model material_id amplitude_angstrom",
+    ),
+    "amplitude-curves": query_spec(
+        "amplitude_curves",
+        "material_id formula model state roughness rough residual_force_rms n_atoms "
+        "n_patterns warnings reason",
+        sort="model material_id",
+    ),
+    "amplitude-summary": query_spec(
+        "amplitude_summary",
+        "model reference n_materials n_successful n_failed amplitudes_angstrom "
+        "median_softening_scale median_roughness n_rough rough_materials",
+        sort="model reference",
+    ),
     "correction": query_spec(
         "correction",
         "material_id model correction c n_labels n_test softening_scale_before "

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from softbench.cli import (
+    amplitude,
     build,
     correct,
     demo,
@@ -22,7 +23,7 @@ from softbench.cli import (
     report,
 )
 
-TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic]
+TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic, amplitude]
 
 
 def _parser() -> argparse.ArgumentParser:

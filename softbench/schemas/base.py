@@ -25,6 +25,7 @@ PHONON_RELAXED: Final = "phonon_relaxed"
 ELASTIC_REFERENCE: Final = "elastic_reference"
 ELASTIC_PREDICTION: Final = "elastic_prediction"
 HIGH_ENERGY_FRAMES: Final = "high_energy_frames"
+AMPLITUDE_PREDICTION: Final = "amplitude_prediction"
 DOC_TYPES = (
     REFERENCE,
     PREDICTION,
@@ -32,6 +33,7 @@ DOC_TYPES = (
     ELASTIC_REFERENCE,
     ELASTIC_PREDICTION,
     HIGH_ENERGY_FRAMES,
+    AMPLITUDE_PREDICTION,
 )
 LEGACY_DOC_TYPES = {"phonon-relaxed": PHONON_RELAXED, "high-energy-frames": HIGH_ENERGY_FRAMES}
 

@@ -61,3 +61,52 @@ def register_springs(k: float) -> str:
     )
     register(spec, overwrite=True)
     return name
+
+
+class ForceConstants(Calculator):
+    """A pure force-constant (harmonic) model: F = -s Φu, E = s/2 uᵀΦu.
+
+    ``path``: an ``.npz`` with ``force_constants`` (3N, 3N) in eV/Å², ``positions``
+    (N, 3) in Å and ``cell`` (3, 3); u is each atom's minimum-image displacement from
+    ``positions``. ``scale`` s multiplies Φ (0.8: a model 20 % softer everywhere).
+    """
+
+    implemented_properties = ["energy", "forces"]
+
+    def __init__(self, path: str = "", scale: float = 1.0, **kwargs: Any):
+        super().__init__(**kwargs)
+        data = np.load(path)
+        self.phi = np.asarray(data["force_constants"], float)
+        self.positions = np.asarray(data["positions"], float)
+        self.cell = np.asarray(data["cell"], float)
+        self.scale = float(scale)
+
+    def calculate(
+        self, atoms: Any = None, properties: Any = None, system_changes: Any = all_changes
+    ) -> None:
+        """Harmonic energy and forces about the stored positions."""
+        from softbench.analysis.amplitude import minimum_image_displacement
+
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        u = minimum_image_displacement(self.atoms.get_positions(), self.positions, self.cell)
+        f = -self.scale * (self.phi @ u.reshape(-1))
+        self.results = {"energy": -0.5 * float(f @ u.reshape(-1)), "forces": f.reshape(-1, 3)}
+
+
+def register_force_constants(name: str, path: str, scale: float = 1.0) -> str:
+    """Register (or replace) model ``name``: :class:`ForceConstants` of ``path`` times ``scale``."""
+    from softbench.models import ModelSpec, register
+
+    spec = ModelSpec(
+        name=name,
+        family="ase",
+        version=str(scale),
+        source="test force constants",
+        options={
+            "import_path": f"{__name__}.ForceConstants",
+            "kwargs": {"path": str(path), "scale": scale},
+        },
+    )
+    register(spec, overwrite=True)
+    return name
