@@ -139,7 +139,12 @@ def render(docs: Sequence[dict[str, Any]], what: str, fmt: str = "table") -> str
     """Format documents as an aligned table, JSON (full documents) or CSV."""
     if fmt == "json":
         return json.dumps([_jsonable(d) for d in docs], indent=1)
-    columns = list(QUERIES[what].columns)
+    return table(docs, QUERIES[what].columns, fmt)
+
+
+def table(docs: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str = "table") -> str:
+    """Documents as an aligned table (empty columns dropped) or CSV of ``columns``."""
+    columns = list(columns)
     rows = [[_cell(d.get(c)) for c in columns] for d in docs]
     if fmt == "csv":
         buf = io.StringIO()

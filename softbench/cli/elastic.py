@@ -42,7 +42,39 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="skip ionic relaxation of strained cells (clamped-ion tensor; faster, "
         "wrong for materials with internal degrees of freedom)",
     )
+    parser.add_argument(
+        "--strain-magnitudes",
+        type=strain_list,
+        default=(),
+        help="also fit the tensor from strains of ±m only, for each m of this comma-separated "
+        f"list of fractions in (0, {MAX_STRAIN_SCAN:g}] (e.g. 0.001,0.0025,0.005,0.01,0.02,0.03); "
+        "the main result stays MP's protocol",
+    )
     add_run_options(parser, run, "recompute existing predictions")
+
+
+MAX_STRAIN_SCAN = 0.1  # a 10 % strain is far outside any linear-elastic regime
+
+
+def strain_list(text: str) -> tuple[float, ...]:
+    """Comma-separated strain magnitudes (fractions), each in (0, MAX_STRAIN_SCAN]."""
+    values = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected numbers, got {part!r}") from None
+        if not 0 < value <= MAX_STRAIN_SCAN:
+            raise argparse.ArgumentTypeError(
+                f"strain magnitude {part} is not in (0, {MAX_STRAIN_SCAN:g}] (a fraction, "
+                "not a percentage)"
+            )
+        values.append(value)
+    if not values:
+        raise argparse.ArgumentTypeError("no strain magnitudes given")
+    return tuple(sorted(set(values)))
 
 
 def reference_file(value: str) -> Path:
@@ -102,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     stores = open_cli_stores(args)
     reuse = reusable_elastic_references(stores.jobs, label, items)
     names = [m.name for m in models]
-    skip = set() if args.rerun else existing_elastic_predictions(stores.jobs, reuse, names)
+    scan = list(args.strain_magnitudes)
+    skip = set() if args.rerun else existing_elastic_predictions(stores.jobs, reuse, names, scan)
     flow = elastic_flow(
         items,
         models,
@@ -111,7 +144,11 @@ def run(args: argparse.Namespace) -> int:
         existing_references=reuse,
         skip=skip,
         device=args.device,
-        options={"fmax": args.fmax, "relax_deformed": not args.no_relax_deformed},
+        options={
+            "fmax": args.fmax,
+            "relax_deformed": not args.no_relax_deformed,
+            "strain_scan": tuple(scan),
+        },
     )
     print(
         f"softbench: {len(items)} material(s) from {label}, {len(models)} model(s); "
@@ -121,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if run_and_build(flow, stores, args.no_build, ["elastic"]):
         print_results(stores, [i.material_id for i in items], names, label)
+        if scan:
+            print_strain_scan(stores, [i.material_id for i in items], names, label)
     return 0
 
 
@@ -146,3 +185,35 @@ def print_results(stores: Any, ids: list[str], models: list[str], label: str) ->
                 "`softbench query elastic`)",
                 file=sys.stderr,
             )
+
+
+STRAIN_COLUMNS = (
+    "material_id",
+    "model",
+    "strain_magnitude",
+    "k_vrh_gpa",
+    "dft_k_vrh_gpa",
+    "k_ratio",
+    "g_vrh_gpa",
+    "dft_g_vrh_gpa",
+    "g_ratio",
+    "mechanically_stable",
+    "reason",
+)
+
+
+def print_strain_scan(stores: Any, ids: list[str], models: list[str], label: str) -> None:
+    """K and G per strain magnitude per (material, model), beside the DFT values."""
+    from softbench.query import fetch, table
+
+    docs = fetch(stores, "elastic", model=",".join(models), material=",".join(ids), reference=label)
+    rows = [
+        {
+            **point,
+            **{k: d.get(k) for k in ("material_id", "model", "dft_k_vrh_gpa", "dft_g_vrh_gpa")},
+        }
+        for d in docs
+        for point in d.get("strain_scan") or []
+    ]
+    print("\nelastic moduli per strain magnitude (fit from ±m only):")
+    print(table(rows, STRAIN_COLUMNS))

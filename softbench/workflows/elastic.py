@@ -101,7 +101,26 @@ def reusable_elastic_references(
 
 
 def existing_elastic_predictions(
-    jobs: JobStore, reference_uuids: dict[str, str], models: Sequence[str]
+    jobs: JobStore,
+    reference_uuids: dict[str, str],
+    models: Sequence[str],
+    strain_scan: Sequence[float] = (),
 ) -> set[tuple[str, str]]:
-    """(material_id, model) pairs with a successful prediction on the given references."""
-    return existing_predictions(jobs, reference_uuids, models, doc_type=ELASTIC_PREDICTION)
+    """(material_id, model) pairs with a successful prediction on the given references.
+
+    With ``strain_scan``, only predictions that hold that scan count.
+    """
+    done = existing_predictions(jobs, reference_uuids, models, doc_type=ELASTIC_PREDICTION)
+    if not strain_scan or not done:
+        return done
+    docs = jobs.query(
+        {
+            "output.doc_type": ELASTIC_PREDICTION,
+            "output.reference_uuid": {"$in": list(reference_uuids.values())},
+            "output.settings.strain_scan": [float(m) for m in strain_scan],
+            "output.state": "successful",
+        },
+        properties=["output.material_id", "output.model.name"],
+    )
+    scanned = {(d["output"]["material_id"], d["output"]["model"]["name"]) for d in docs}
+    return done & scanned

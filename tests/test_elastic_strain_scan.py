@@ -1,0 +1,51 @@
+"""Elastic constants per strain magnitude (``--strain-magnitudes``) beside MP's protocol."""
+
+from __future__ import annotations
+
+import pytest
+from ase.build import bulk
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from softbench.builders.elastic import compare
+from softbench.cli import main
+from softbench.makers.elastic import predict_elastic
+from softbench.schemas.elastic import ElasticReferenceDocument
+
+EMT = "ase:ase.calculators.emt.EMT"
+
+
+@pytest.fixture(scope="module")
+def reference() -> ElasticReferenceDocument:
+    cu = AseAtomsAdaptor.get_structure(bulk("Cu", "fcc", a=3.6))
+    return ElasticReferenceDocument(
+        material_id="cu", reference="t", source="t", structure=cu, k_vrh_gpa=140.0, g_vrh_gpa=50.0
+    )
+
+
+def test_scan_adds_tensors_per_magnitude_and_keeps_the_mp_result(reference):
+    plain = predict_elastic(reference, EMT)
+    scanned = predict_elastic(reference, EMT, options={"strain_scan": (0.001, 0.005, 0.03)})
+    assert plain.state == scanned.state == "successful"
+    assert "strain_scan" not in plain.settings and plain.strain_scan is None
+    assert scanned.settings["strain_scan"] == [0.001, 0.005, 0.03]
+    assert scanned.k_vrh_gpa == plain.k_vrh_gpa and scanned.elastic_tensor == plain.elastic_tensor
+    points = {p.strain_magnitude: p for p in scanned.strain_scan or []}
+    assert sorted(points) == [0.001, 0.005, 0.03]
+    # EMT is smooth: small strains agree with MP's ±0.5/1 % fit, 3 % departs from it
+    assert points[0.001].k_vrh_gpa == pytest.approx(plain.k_vrh_gpa, rel=0.01)
+    assert points[0.005].k_vrh_gpa == pytest.approx(plain.k_vrh_gpa, rel=0.01)
+    assert abs(points[0.03].k_vrh_gpa / plain.k_vrh_gpa - 1) > 0.001
+    doc = compare(scanned, reference, {"key": "elastic|cu|emt|t"})
+    assert doc.strain_scan is not None
+    for p in doc.strain_scan:
+        assert p.k_ratio == pytest.approx(p.k_vrh_gpa / 140.0)
+        assert p.g_ratio == pytest.approx(p.g_vrh_gpa / 50.0)
+
+
+@pytest.mark.parametrize("value", ["0", "-0.01", "2", "1%", ""])
+def test_bad_strain_magnitudes_are_refused(value, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "elastic", "--reference", "x", "--models", EMT, "--strain-magnitudes", value])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--strain-magnitudes" in err
