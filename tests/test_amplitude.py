@@ -113,6 +113,46 @@ def test_force_constant_model_recovers_its_scale_at_every_amplitude(
     # a rerun with the same settings evaluates nothing
     assert main(argv) == 0
     assert "3 result(s) reused; running 0 job(s)" in capsys.readouterr().err
+    out_dir = tmp_path / "figs"
+    assert main(["report", "amplitude", "--out", str(out_dir), "--store", "memory"]) == 0
+    assert (out_dir / "amplitude_softening.png").stat().st_size > 10_000
+
+
+def test_rough_model_is_flagged_and_its_phonon_documents_point_to_it(
+    emt_phonons, tmp_path, stores, capsys
+):
+    """F = -(1 + 10 a)Φu: scale 1.1 at 0.01 Å, 2.0 at 0.1 Å, roughness 0.55."""
+    _harmonic_models(emt_phonons, tmp_path)
+    rough = register_force_constants("stiffening", str(tmp_path / "fc.npz"), 1.0, 10.0)
+    common = ["--reference", str(emt_phonons), "--store", "memory"]
+    assert (
+        main(["run", "phonons", "--mode", "fixed", "--models", f"{rough},harmonic-1.0", *common])
+        == 0
+    )
+    argv = [
+        "run",
+        "amplitude",
+        "--models",
+        f"{rough},harmonic-1.0",
+        "--amplitudes",
+        "0.01,0.1",
+        *common,
+    ]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert (
+        main(["query", "amplitude", "--format", "json", "--store", "memory", "--model", rough]) == 0
+    )
+    scales = {
+        r["amplitude_angstrom"]: r["softening_scale"] for r in json.loads(capsys.readouterr().out)
+    }
+    assert scales == pytest.approx({0.01: 1.1, 0.1: 2.0}, abs=1e-9)
+    for what in ("phonons", "softening"):
+        assert main(["query", what, "--format", "json", "--store", "memory"]) == 0
+        docs = {d["model"]: d for d in json.loads(capsys.readouterr().out)}
+        assert docs[rough]["amplitude"]["roughness"] == pytest.approx(0.55, abs=1e-9)
+        assert docs[rough]["amplitude"]["key"] == f"amplitude|emt-cu|{rough}|phonopy:{emt_phonons.name}"
+        assert docs["harmonic-1.0"].get("amplitude") is None
 
 
 def test_reference_without_forces_is_a_per_material_result(shared, stores, capsys):

@@ -22,7 +22,7 @@ def reference() -> ElasticReferenceDocument:
     )
 
 
-def test_scan_adds_tensors_per_magnitude_and_keeps_the_mp_result(reference):
+def test_scan_adds_tensors_per_magnitude_and_keeps_the_mp_result(reference, tmp_path):
     plain = predict_elastic(reference, EMT)
     scanned = predict_elastic(reference, EMT, options={"strain_scan": (0.001, 0.005, 0.03)})
     assert plain.state == scanned.state == "successful"
@@ -40,6 +40,10 @@ def test_scan_adds_tensors_per_magnitude_and_keeps_the_mp_result(reference):
     for p in doc.strain_scan:
         assert p.k_ratio == pytest.approx(p.k_vrh_gpa / 140.0)
         assert p.g_ratio == pytest.approx(p.g_vrh_gpa / 50.0)
+    from softbench.reports.amplitude import elastic_figure
+
+    path = elastic_figure([doc.model_dump()], tmp_path / "k.png")
+    assert path.stat().st_size > 10_000
 
 
 @pytest.mark.parametrize("value", ["0", "-0.01", "2", "1%", ""])
