@@ -151,7 +151,10 @@ def test_rough_model_is_flagged_and_its_phonon_documents_point_to_it(
         assert main(["query", what, "--format", "json", "--store", "memory"]) == 0
         docs = {d["model"]: d for d in json.loads(capsys.readouterr().out)}
         assert docs[rough]["amplitude"]["roughness"] == pytest.approx(0.55, abs=1e-9)
-        assert docs[rough]["amplitude"]["key"] == f"amplitude|emt-cu|{rough}|phonopy:{emt_phonons.name}"
+        assert (
+            docs[rough]["amplitude"]["key"]
+            == f"amplitude|emt-cu|{rough}|phonopy:{emt_phonons.name}"
+        )
         assert docs["harmonic-1.0"].get("amplitude") is None
 
 
