@@ -115,17 +115,23 @@ class AmplitudeBuilder(PairBuilder):
         return curve(pred, context["ref"], context["phi"], item, self.n_bootstrap)
 
     def update_targets(self, items: list[list[dict[str, Any]]]) -> None:
-        """Upsert curves by key and replace their rows."""
+        """Replace the rows of the curves, then upsert the curves by key.
+
+        Rows first: if writing them fails, the curves stay pending and are rebuilt.
+        """
         docs = [d for group in items for d in group]
         if not docs:
             return
-        self.curves.update(docs, key="key")
-        self.processed.extend(d["key"] for d in docs)
-        keys = [d["key"] for d in docs]
-        self.rows.remove_docs({"curve_key": {"$in": keys}})
         rows = [r.model_dump(mode="python") for d in docs for r in rows_of(d)]
+        fresh = {r["key"] for r in rows}
+        old = self.rows.query({"curve_key": {"$in": [d["key"] for d in docs]}}, properties=["key"])
+        stale = [d["key"] for d in old if d["key"] not in fresh]  # amplitudes no longer run
+        if stale:
+            self.rows.remove_docs({"key": {"$in": stale}})
         if rows:
             self.rows.update(rows, key="key")
+        self.curves.update(docs, key="key")
+        self.processed.extend(d["key"] for d in docs)
 
 
 def dft_force_constants(ref: ReferenceTaskDocument) -> np.ndarray:
