@@ -158,14 +158,15 @@ def test_rough_model_is_flagged_and_its_phonon_documents_point_to_it(
         assert docs["harmonic-1.0"].get("amplitude") is None
 
 
-def test_reference_without_forces_is_a_per_material_result(shared, stores, capsys):
+def test_reference_without_forces_is_a_per_material_result(shared, disk_store, capsys):
+    """On the embedded on-disk store (rows written to a collection that does not exist yet)."""
     argv = ["run", "amplitude", "--reference", str(shared / "data/phonons-pbe"),
             "--materials", "mp-2809", "--models", "ase:ase.calculators.emt.EMT",
-            "--store", "memory"]  # fmt: skip
+            "--store", disk_store]  # fmt: skip
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "mp-2809 ase:ase.calculators.emt.EMT unusable: reference unusable" in err
-    assert main(["query", "amplitude", "--format", "json", "--store", "memory"]) == 0
+    assert main(["query", "amplitude", "--format", "json", "--store", disk_store]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["state"] == "unusable" and "no displacement dataset" in row["reason"]
 
