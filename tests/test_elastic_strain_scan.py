@@ -16,7 +16,8 @@ EMT = "ase:ase.calculators.emt.EMT"
 
 @pytest.fixture(scope="module")
 def reference() -> ElasticReferenceDocument:
-    cu = AseAtomsAdaptor.get_structure(bulk("Cu", "fcc", a=3.6))
+    """hcp Cu: strained cells need ionic relaxation (FixSymmetry), unlike fcc."""
+    cu = AseAtomsAdaptor.get_structure(bulk("Cu", "hcp", a=2.55, c=4.16))
     return ElasticReferenceDocument(
         material_id="cu", reference="t", source="t", structure=cu, k_vrh_gpa=140.0, g_vrh_gpa=50.0
     )
@@ -24,16 +25,20 @@ def reference() -> ElasticReferenceDocument:
 
 def test_scan_adds_tensors_per_magnitude_and_keeps_the_mp_result(reference, tmp_path):
     plain = predict_elastic(reference, EMT)
-    scanned = predict_elastic(reference, EMT, options={"strain_scan": (0.001, 0.005, 0.03)})
+    scanned = predict_elastic(reference, EMT, options={"strain_scan": (0.0015, 0.003, 0.03)})
     assert plain.state == scanned.state == "successful"
     assert "strain_scan" not in plain.settings and plain.strain_scan is None
-    assert scanned.settings["strain_scan"] == [0.001, 0.005, 0.03]
+    assert scanned.settings["strain_scan"] == [0.0015, 0.003, 0.03]
     assert scanned.k_vrh_gpa == plain.k_vrh_gpa and scanned.elastic_tensor == plain.elastic_tensor
     points = {p.strain_magnitude: p for p in scanned.strain_scan or []}
-    assert sorted(points) == [0.001, 0.005, 0.03]
+    assert sorted(points) == [0.0015, 0.003, 0.03]
     # EMT is smooth: small strains agree with MP's ±0.5/1 % fit, 3 % departs from it
-    assert points[0.001].k_vrh_gpa == pytest.approx(plain.k_vrh_gpa, rel=0.01)
-    assert points[0.005].k_vrh_gpa == pytest.approx(plain.k_vrh_gpa, rel=0.01)
+    # and so does G: FixSymmetry at its 0.01 Å default would take the strained cells
+    # for unstrained ones and symmetrize their shear stress away (G 19 and 39 GPa)
+    for m in (0.0015, 0.003):
+        assert points[m].k_vrh_gpa == pytest.approx(plain.k_vrh_gpa, rel=0.01)
+        assert points[m].g_vrh_gpa == pytest.approx(plain.g_vrh_gpa, rel=0.01)
+    assert all(p.mechanically_stable for p in points.values())
     assert abs(points[0.03].k_vrh_gpa / plain.k_vrh_gpa - 1) > 0.001
     doc = compare(scanned, reference, {"key": "elastic|cu|emt|t"})
     assert doc.strain_scan is not None

@@ -221,11 +221,23 @@ def scan_point(
     magnitude: float,
     material_id: str,
 ) -> StrainScanPoint:
-    """The tensor fitted from strains of ±``magnitude`` only (one point of the scan)."""
+    """The tensor fitted from strains of ±``magnitude`` only (one point of the scan).
+
+    FixSymmetry's tolerance is lowered to a tenth of the smallest displacement the
+    strain causes (:func:`scan_symprec`): at 0.01 Å a 0.1 % shear of a small cell is
+    within tolerance of the unstrained symmetry, and FixSymmetry symmetrizes the
+    shear stress away (G drops to ~0).
+    """
     point = StrainScanPoint(strain_magnitude=magnitude)
     try:
         deformations, stresses, _ = strained_stresses(
-            relaxed, predictor, calc, opts, (-magnitude, magnitude), material_id
+            relaxed,
+            predictor,
+            calc,
+            opts,
+            (-magnitude, magnitude),
+            material_id,
+            fix_symprec=scan_symprec(relaxed, magnitude),
         )
         tensor = fit_elastic_tensor(
             relaxed,
@@ -245,6 +257,11 @@ def scan_point(
     return point
 
 
+def scan_symprec(structure: Structure, magnitude: float) -> float:
+    """FixSymmetry tolerance for strains of ``magnitude``: min(0.01, m / 10 * shortest of a, b, c)."""
+    return min(FIX_SYMMETRY_SYMPREC, 0.1 * magnitude * min(structure.lattice.abc))
+
+
 def strained_stresses(
     relaxed: Structure,
     predictor: Any,
@@ -252,8 +269,12 @@ def strained_stresses(
     opts: dict[str, Any],
     magnitudes: tuple[float, ...],
     material_id: str,
+    fix_symprec: float = FIX_SYMMETRY_SYMPREC,
 ) -> tuple[list[Any], list[np.ndarray], list[RelaxationRecord | None]]:
-    """Deformations and stresses (GPa) of strained cells: one batch, then ionic relaxations."""
+    """Deformations and stresses (GPa) of strained cells: one batch, then ionic relaxations.
+
+    ``fix_symprec``: FixSymmetry's tolerance in the ionic relaxations (Å).
+    """
     deformations = elastic_deformations(relaxed, magnitudes, opts["sym_reduce"], opts["symprec"])
     cells = [d.apply_to_structure(relaxed) for d in deformations]
     preds = predictor.predict(cells)
@@ -264,7 +285,13 @@ def strained_stresses(
         max_force = float(np.linalg.norm(pred.forces, axis=1).max())
         if opts["relax_deformed"] and max_force > opts["fmax"]:
             _, record, stress = relax(
-                cell, calc, opts["fmax"], opts["deformed_steps"], False, opts["fix_symmetry"]
+                cell,
+                calc,
+                opts["fmax"],
+                opts["deformed_steps"],
+                False,
+                opts["fix_symmetry"],
+                symprec=fix_symprec,
             )
             stresses.append(stress)
             records.append(record)
@@ -283,6 +310,7 @@ def relax(
     steps: int,
     relax_cell: bool,
     fix_symmetry: bool = True,
+    symprec: float = FIX_SYMMETRY_SYMPREC,
 ) -> tuple[Structure, RelaxationRecord, np.ndarray]:
     """Relax ions (and the cell) with atomate2's AseRelaxer; structure, record, stress (GPa).
 
@@ -295,9 +323,7 @@ def relax(
     from softbench.makers.relax import relax_atoms
 
     atoms = AseAtomsAdaptor.get_atoms(structure)
-    relaxed = relax_atoms(
-        atoms, calc, fmax, steps, relax_cell, fix_symmetry, symprec=FIX_SYMMETRY_SYMPREC
-    )
+    relaxed = relax_atoms(atoms, calc, fmax, steps, relax_cell, fix_symmetry, symprec=symprec)
     forces = np.asarray(atoms.get_forces(), dtype=float)
     stress = ase_stress_to_gpa(atoms.get_stress(voigt=False))
     if not (np.isfinite(forces).all() and np.isfinite(stress).all()):
