@@ -258,7 +258,7 @@ def scan_point(
 
 
 def scan_symprec(structure: Structure, magnitude: float) -> float:
-    """FixSymmetry tolerance for strains of ``magnitude``: min(0.01, m / 10 * shortest of a, b, c)."""
+    """FixSymmetry tolerance (Å) for strains of ``magnitude`` m: min(0.01, m/10 * min(a, b, c))."""
     return min(FIX_SYMMETRY_SYMPREC, 0.1 * magnitude * min(structure.lattice.abc))
 
 
