@@ -156,8 +156,11 @@ def elastic_figure(docs: list[dict[str, Any]], path: Path) -> Path:
             k = np.array([p["k_vrh_gpa"] for p in pts])
             ax.plot(m, k, marker="o", ms=4, color=colors[d["model"]], label=d["model"])
         dft = next((d.get("dft_k_vrh_gpa") for d in mine if d.get("dft_k_vrh_gpa")), None)
+        top = max([p.get("k_vrh_gpa") or 0.0 for d in mine for p in d["strain_scan"]] + [0.0])
         if dft is not None:
             ax.axhline(dft, color="k", lw=1.2, ls="--", label=f"DFT {dft:.1f} GPa")
+            top = max(top, dft)
+        ax.set_ylim(0.0, 1.1 * top if top > 0 else 1.0)
         ax.set_xscale("log")
         formula = mine[0].get("formula") or ""
         ax.set(xlabel="strain magnitude m (%), fit from ±m", ylabel="K_VRH (GPa)",
