@@ -173,7 +173,7 @@ def test_reference_without_forces_is_a_per_material_result(shared, disk_store, c
 
 @pytest.mark.parametrize(("value", "message"), [
     ("0", "is not positive"), ("-0.01", "is not positive"), ("0.5", "is above 0.3"),
-    ("0.01,x", "x"),
+    ("0.01,x", "expected numbers in Å, got 'x'"), ("", "no amplitudes given"),
 ])  # fmt: skip
 def test_bad_amplitudes_are_refused(value, message, capsys):
     with pytest.raises(SystemExit) as exc:

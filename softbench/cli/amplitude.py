@@ -14,11 +14,18 @@ def amplitude_list(text: str) -> tuple[float, ...]:
     """Comma-separated amplitudes in Å, each in (0, MAX_AMPLITUDE]."""
     from softbench.analysis.amplitude import check_amplitudes
 
+    values = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            values.append(float(part))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected numbers in Å, got {part!r}") from None
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
         return check_amplitudes(values)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("could not convert ")) from None
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
