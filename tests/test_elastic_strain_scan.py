@@ -58,3 +58,25 @@ def test_bad_strain_magnitudes_are_refused(value, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "--strain-magnitudes" in err
+
+
+def test_a_scan_is_reused_only_when_the_newest_prediction_holds_it(stores):
+    from softbench.workflows.elastic import existing_elastic_predictions
+
+    def prediction(uuid: str, created: str, scan: list[float] | None) -> dict:
+        settings = {"strain_scan": scan} if scan else {}
+        output = {"doc_type": "elastic_prediction", "material_id": "cu", "reference_uuid": "r",
+                  "model": {"name": "m"}, "state": "successful", "created_at": created,
+                  "settings": settings}  # fmt: skip
+        return {"uuid": uuid, "index": 1, "output": output}
+
+    stores.jobs.update([prediction("a", "2026-01-01", None)], key=["uuid", "index"])
+    assert existing_elastic_predictions(stores.jobs, {"cu": "r"}, ["m"]) == {("cu", "m")}
+    assert existing_elastic_predictions(stores.jobs, {"cu": "r"}, ["m"], [0.001, 0.01]) == set()
+    stores.jobs.update([prediction("b", "2026-01-02", [0.001, 0.01])], key=["uuid", "index"])
+    assert existing_elastic_predictions(stores.jobs, {"cu": "r"}, ["m"], [0.001, 0.01]) == {
+        ("cu", "m")
+    }
+    stores.jobs.update([prediction("c", "2026-01-03", [0.02])], key=["uuid", "index"])
+    assert existing_elastic_predictions(stores.jobs, {"cu": "r"}, ["m"], [0.001, 0.01]) == set()
+    assert existing_elastic_predictions(stores.jobs, {"cu": "r"}, ["m"]) == {("cu", "m")}

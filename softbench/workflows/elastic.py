@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobflow import Flow, Job, JobStore, Maker, OutputReference
 
+from softbench.builders.pairing import newest
 from softbench.ingest import SourceItem
 from softbench.makers.elastic import IngestElasticReferenceMaker, ModelElasticMaker
 from softbench.makers.vasp.elastic import VaspElasticReferenceMaker
@@ -108,19 +109,31 @@ def existing_elastic_predictions(
 ) -> set[tuple[str, str]]:
     """(material_id, model) pairs with a successful prediction on the given references.
 
-    With ``strain_scan``, only predictions that hold that scan count.
+    With ``strain_scan``, a pair counts only when its newest successful prediction
+    holds that scan (the builder reads the newest one).
     """
-    done = existing_predictions(jobs, reference_uuids, models, doc_type=ELASTIC_PREDICTION)
-    if not strain_scan or not done:
-        return done
+    if not strain_scan:
+        return existing_predictions(jobs, reference_uuids, models, doc_type=ELASTIC_PREDICTION)
+    if not reference_uuids:
+        return set()
     docs = jobs.query(
         {
             "output.doc_type": ELASTIC_PREDICTION,
             "output.reference_uuid": {"$in": list(reference_uuids.values())},
-            "output.settings.strain_scan": [float(m) for m in strain_scan],
+            "output.model.name": {"$in": list(models)},
             "output.state": "successful",
         },
-        properties=["output.material_id", "output.model.name"],
+        properties=[
+            "output.material_id",
+            "output.model.name",
+            "output.created_at",
+            "output.settings.strain_scan",
+        ],
     )
-    scanned = {(d["output"]["material_id"], d["output"]["model"]["name"]) for d in docs}
-    return done & scanned
+    wanted = [float(m) for m in strain_scan]
+    latest = newest(docs, lambda d: (d["output"]["material_id"], d["output"]["model"]["name"]))
+    return {
+        key
+        for key, d in latest.items()
+        if (d["output"].get("settings") or {}).get("strain_scan") == wanted
+    }
