@@ -116,6 +116,16 @@ def test_force_constant_model_recovers_its_scale_at_every_amplitude(
     out_dir = tmp_path / "figs"
     assert main(["report", "amplitude", "--out", str(out_dir), "--store", "memory"]) == 0
     assert (out_dir / "amplitude_softening.png").stat().st_size > 10_000
+    # other amplitudes: a new job, whose curve replaces the rows; back to the first
+    # settings: the newest prediction differs, so that is a new job too
+    one = ["--models", "harmonic-1.0", "--reference", str(emt_phonons), "--store", "memory"]
+    assert main(["run", "amplitude", *one, "--amplitudes", "0.01,0.1", "--patterns", "3"]) == 0
+    assert "0 result(s) reused; running 1 job(s)" in capsys.readouterr().err
+    assert main(["query", "amplitude", "--model", "harmonic-1.0", "--store", "memory",
+                 "--format", "json"]) == 0  # fmt: skip
+    assert [r["amplitude_angstrom"] for r in json.loads(capsys.readouterr().out)] == [0.01, 0.1]
+    assert main(["run", "amplitude", *one, "--amplitudes", AMPLITUDES, "--patterns", "3"]) == 0
+    assert "0 result(s) reused; running 1 job(s)" in capsys.readouterr().err
 
 
 def test_rough_model_is_flagged_and_its_phonon_documents_point_to_it(

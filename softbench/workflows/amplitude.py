@@ -13,6 +13,7 @@ from typing import Any
 from jobflow import Flow, Job, JobStore, Maker, OutputReference
 
 from softbench.analysis.amplitude import DEFAULT_AMPLITUDES, DEFAULT_PATTERNS, DEFAULT_SEED
+from softbench.builders.pairing import newest
 from softbench.ingest import SourceItem
 from softbench.makers.amplitude import ModelAmplitudeMaker
 from softbench.makers.phonons import PhononReferenceMaker
@@ -81,7 +82,10 @@ def existing_amplitude_predictions(
     models: Sequence[str],
     options: dict[str, Any] | None = None,
 ) -> set[tuple[str, str]]:
-    """(material, model) pairs predicted successfully on these references with these settings."""
+    """(material, model) pairs whose newest successful prediction has these settings.
+
+    Only predictions on ``reference_uuids`` count; the builder reads the newest one.
+    """
     if not reference_uuids:
         return set()
     opts = {
@@ -102,10 +106,12 @@ def existing_amplitude_predictions(
             "output.model.name": {"$in": list(models)},
             "output.state": "successful",
         },
-        properties=["output.material_id", "output.model.name", "output.settings"],
+        properties=[
+            "output.material_id",
+            "output.model.name",
+            "output.settings",
+            "output.created_at",
+        ],
     )
-    return {
-        (d["output"]["material_id"], d["output"]["model"]["name"])
-        for d in docs
-        if d["output"].get("settings") == settings
-    }
+    latest = newest(docs, lambda d: (d["output"]["material_id"], d["output"]["model"]["name"]))
+    return {key for key, d in latest.items() if d["output"].get("settings") == settings}
