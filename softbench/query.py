@@ -125,6 +125,24 @@ QUERIES: dict[str, QuerySpec] = {
         "fraction_underpredicted model_mean unit",
         sort="model reference",
     ),
+    "amplitude": query_spec(
+        "amplitude",
+        "material_id formula model reference state amplitude_angstrom softening_scale "
+        "softening_scale_ci95 force_mae residual_ratio roughness reason",
+        sort="model material_id amplitude_angstrom",
+    ),
+    "amplitude-curves": query_spec(
+        "amplitude_curves",
+        "material_id formula model state roughness rough residual_force_rms n_atoms "
+        "n_patterns warnings reason",
+        sort="model material_id",
+    ),
+    "amplitude-summary": query_spec(
+        "amplitude_summary",
+        "model reference n_materials n_successful n_failed amplitudes_angstrom "
+        "median_softening_scale median_roughness n_rough rough_materials",
+        sort="model reference",
+    ),
     "correction": query_spec(
         "correction",
         "material_id model correction method c n_labels n_test softening_scale_before "
@@ -162,7 +180,12 @@ def render(docs: Sequence[dict[str, Any]], what: str, fmt: str = "table") -> str
     """Format documents as an aligned table, JSON (full documents) or CSV."""
     if fmt == "json":
         return json.dumps([_jsonable(d) for d in docs], indent=1)
-    columns = list(QUERIES[what].columns)
+    return table(docs, QUERIES[what].columns, fmt)
+
+
+def table(docs: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str = "table") -> str:
+    """Documents as an aligned table (empty columns dropped) or CSV of ``columns``."""
+    columns = list(columns)
     rows = [[_cell(d.get(c)) for c in columns] for d in docs]
     if fmt == "csv":
         buf = io.StringIO()
@@ -172,7 +195,7 @@ def render(docs: Sequence[dict[str, Any]], what: str, fmt: str = "table") -> str
         return buf.getvalue()
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}: table, json or csv")
-    header, body = table_cells(docs, what)
+    header, body = _visible(columns, rows)
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
@@ -183,7 +206,10 @@ def render(docs: Sequence[dict[str, Any]], what: str, fmt: str = "table") -> str
 def table_cells(docs: Sequence[dict[str, Any]], what: str) -> tuple[list[str], list[list[str]]]:
     """Header and formatted cells of the table view: columns empty in every row left out."""
     columns = list(QUERIES[what].columns)
-    rows = [[_cell(d.get(c)) for c in columns] for d in docs]
+    return _visible(columns, [[_cell(d.get(c)) for c in columns] for d in docs])
+
+
+def _visible(columns: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
     keep = [i for i, _ in enumerate(columns) if any(r[i] for r in rows)]
     return [columns[i] for i in keep], [[r[i] for i in keep] for r in rows]
 

@@ -81,6 +81,7 @@ BUILD_STEPS: list[str] = [
     "softbench.builders.migration:build_migration",
     "softbench.builders.defects:build_defects",
     "softbench.builders.solid_solution:build_solid_solution",
+    "softbench.builders.amplitude:build_amplitude",
 ]
 
 

@@ -112,6 +112,16 @@ def compare(
         diag = diagonal_ratios(pred.elastic_tensor, ref.elastic_tensor)
         doc.diagonal_ratios = diag
     doc.elastic_softening, doc.softening_basis = elastic_softening(doc.k_ratio, doc.g_ratio, diag)
+    if pred.strain_scan:
+        doc.strain_scan = [
+            p.model_copy(
+                update={
+                    "k_ratio": ratio(p.k_vrh_gpa, ref.k_vrh_gpa),
+                    "g_ratio": ratio(p.g_vrh_gpa, ref.g_vrh_gpa),
+                }
+            )
+            for p in pred.strain_scan
+        ]
     return doc
 
 

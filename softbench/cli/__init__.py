@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from softbench.cli import (
+    amplitude,
     build,
     correct,
     defects,
@@ -37,6 +38,7 @@ TASK_MODULES: list[Any] = [
     migration,
     defects,
     solid_solution,
+    amplitude,
 ]
 
 

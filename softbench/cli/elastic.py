@@ -48,8 +48,40 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="skip ionic relaxation of strained cells (clamped-ion tensor; faster, "
         "wrong for materials with internal degrees of freedom)",
     )
+    parser.add_argument(
+        "--strain-magnitudes",
+        type=strain_list,
+        default=(),
+        help="also fit the tensor from strains of ±m only, for each m of this comma-separated "
+        f"list of fractions in (0, {MAX_STRAIN_SCAN:g}] (e.g. 0.001,0.0025,0.005,0.01,0.02,0.03); "
+        "the main result stays MP's protocol",
+    )
     add_run_options(parser, run, "recompute existing predictions")
     parser.set_defaults(plan=plan)
+
+
+MAX_STRAIN_SCAN = 0.1  # a 10 % strain is far outside any linear-elastic regime
+
+
+def strain_list(text: str) -> tuple[float, ...]:
+    """Comma-separated strain magnitudes (fractions), each in (0, MAX_STRAIN_SCAN]."""
+    values = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected numbers, got {part!r}") from None
+        if not 0 < value <= MAX_STRAIN_SCAN:
+            raise argparse.ArgumentTypeError(
+                f"strain magnitude {part} is not in (0, {MAX_STRAIN_SCAN:g}] (a fraction, "
+                "not a percentage)"
+            )
+        values.append(value)
+    if not values:
+        raise argparse.ArgumentTypeError("no strain magnitudes given")
+    return tuple(sorted(set(values)))
 
 
 def reference_file(value: str) -> Path:
@@ -109,7 +141,8 @@ def plan(args: argparse.Namespace) -> TaskFlow:
     stores = open_cli_stores(args)
     reuse = reusable_elastic_references(stores.jobs, label, items)
     names = [m.name for m in models]
-    skip = set() if args.rerun else existing_elastic_predictions(stores.jobs, reuse, names)
+    scan = list(args.strain_magnitudes)
+    skip = set() if args.rerun else existing_elastic_predictions(stores.jobs, reuse, names, scan)
     flow = elastic_flow(
         items,
         models,
@@ -118,7 +151,11 @@ def plan(args: argparse.Namespace) -> TaskFlow:
         existing_references=reuse,
         skip=skip,
         device=args.device,
-        options={"fmax": args.fmax, "relax_deformed": not args.no_relax_deformed},
+        options={
+            "fmax": args.fmax,
+            "relax_deformed": not args.no_relax_deformed,
+            "strain_scan": tuple(scan),
+        },
     )
     message = (
         f"softbench: {len(items)} material(s) from {label}, {len(models)} model(s); "
@@ -126,9 +163,13 @@ def plan(args: argparse.Namespace) -> TaskFlow:
         f"{len(flow.jobs)} job(s) on store {stores.spec}"
     )
     ids = [i.material_id for i in items]
-    return TaskFlow(
-        flow, stores, ["elastic"], message, lambda: print_results(stores, ids, names, label)
-    )
+
+    def report() -> None:
+        print_results(stores, ids, names, label)
+        if scan:
+            print_strain_scan(stores, ids, names, label)
+
+    return TaskFlow(flow, stores, ["elastic"], message, report)
 
 
 run = run_task_flow(plan)
@@ -156,3 +197,35 @@ def print_results(stores: Any, ids: list[str], models: list[str], label: str) ->
                 "`softbench query elastic`)",
                 file=sys.stderr,
             )
+
+
+STRAIN_COLUMNS = (
+    "material_id",
+    "model",
+    "strain_magnitude",
+    "k_vrh_gpa",
+    "dft_k_vrh_gpa",
+    "k_ratio",
+    "g_vrh_gpa",
+    "dft_g_vrh_gpa",
+    "g_ratio",
+    "mechanically_stable",
+    "reason",
+)
+
+
+def print_strain_scan(stores: Any, ids: list[str], models: list[str], label: str) -> None:
+    """K and G per strain magnitude per (material, model), beside the DFT values."""
+    from softbench.query import fetch, table
+
+    docs = fetch(stores, "elastic", model=",".join(models), material=",".join(ids), reference=label)
+    rows = [
+        {
+            **point,
+            **{k: d.get(k) for k in ("material_id", "model", "dft_k_vrh_gpa", "dft_g_vrh_gpa")},
+        }
+        for d in docs
+        for point in d.get("strain_scan") or []
+    ]
+    print("\nelastic moduli per strain magnitude (fit from ±m only):")
+    print(table(rows, STRAIN_COLUMNS))

@@ -20,6 +20,7 @@ REPORTS: dict[str, str] = {
     "migration": "softbench.reports.migration:report_from_args",
     "elastic": "softbench.reports.elastic:report_from_args",
     "correction": "softbench.reports.correction:report_from_args",
+    "amplitude": "softbench.reports.amplitude:report_from_args",
 }
 OVERVIEWS: dict[str, str] = {"html": "softbench.reports.html:report_from_args"}
 

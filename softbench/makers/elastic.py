@@ -35,6 +35,7 @@ from softbench.schemas.elastic import (
     ElasticPredictionDocument,
     ElasticReferenceDocument,
     RelaxationRecord,
+    StrainScanPoint,
 )
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ class ModelElasticMaker(Maker):
     sym_reduce: bool = True
     symprec: float = SYMPREC
     fitting_method: str = FITTING_METHOD
+    strain_scan: tuple[float, ...] = ()  # extra fits at ±m each (e.g. 0.001 ... 0.03)
 
     @job
     def make(
@@ -99,7 +101,8 @@ class ModelElasticMaker(Maker):
         return predict_elastic(reference, self.model, reference_uuid, self.device, self.options())
 
     def options(self) -> dict[str, Any]:
-        """The settings recorded with every document."""
+        """The settings recorded with every document (``strain_scan`` only when set)."""
+        scan = {"strain_scan": list(self.strain_scan)} if self.strain_scan else {}
         return {
             "fmax": self.fmax,
             "relax_steps": self.relax_steps,
@@ -113,6 +116,7 @@ class ModelElasticMaker(Maker):
             "sym_reduce": self.sym_reduce,
             "symprec": self.symprec,
             "fitting_method": self.fitting_method,
+            **scan,
         }
 
 
@@ -127,6 +131,9 @@ def predict_elastic(
     from softbench.models.evaluate import load_predictor
 
     opts = {**ModelElasticMaker().options(), **(options or {})}
+    scan = [float(m) for m in opts.pop("strain_scan", None) or ()]
+    if scan:  # recorded only when asked for: default documents stay as they were
+        opts["strain_scan"] = scan
     ref = ElasticReferenceDocument.coerce(reference)
     spec = resolve_model(model)
     doc = ElasticPredictionDocument.from_reference(
@@ -166,7 +173,10 @@ def predict_elastic(
         return doc.with_failure(f"relaxation failed: volume changed by {doc.volume_change:+.0%}")
     relaxed_at = time.perf_counter()
     try:
-        stresses, records = strained_stresses(relaxed, predictor, calc, opts, doc)
+        deformations, stresses, records = strained_stresses(
+            relaxed, predictor, calc, opts, opts["strain_magnitudes"], doc.material_id
+        )
+        doc.deformations = [np.asarray(d).tolist() for d in deformations]
         tensor = fit_elastic_tensor(
             relaxed,
             doc.deformations,
@@ -185,6 +195,11 @@ def predict_elastic(
     doc.g_voigt_gpa, doc.g_reuss_gpa, doc.g_vrh_gpa = m.g_voigt, m.g_reuss, m.g_vrh
     doc.eigenvalues_gpa = list(m.eigenvalues)
     doc.mechanically_stable = m.stable
+    if scan:
+        doc.strain_scan = [
+            scan_point(relaxed, predictor, calc, opts, eq_stress, magnitude, doc.material_id)
+            for magnitude in scan
+        ]
     end = time.perf_counter()
     doc.timing = {
         "load_seconds": loaded - start,
@@ -197,28 +212,86 @@ def predict_elastic(
     return doc
 
 
+def scan_point(
+    relaxed: Structure,
+    predictor: Any,
+    calc: Calculator,
+    opts: dict[str, Any],
+    eq_stress: np.ndarray,
+    magnitude: float,
+    material_id: str,
+) -> StrainScanPoint:
+    """The tensor fitted from strains of ±``magnitude`` only (one point of the scan).
+
+    FixSymmetry's tolerance is lowered to a tenth of the smallest displacement the
+    strain causes (:func:`scan_symprec`): at 0.01 Å a 0.1 % shear of a small cell is
+    within tolerance of the unstrained symmetry, and FixSymmetry symmetrizes the
+    shear stress away (G drops to ~0).
+    """
+    point = StrainScanPoint(strain_magnitude=magnitude)
+    try:
+        deformations, stresses, _ = strained_stresses(
+            relaxed,
+            predictor,
+            calc,
+            opts,
+            (-magnitude, magnitude),
+            material_id,
+            fix_symprec=scan_symprec(relaxed, magnitude),
+        )
+        tensor = fit_elastic_tensor(
+            relaxed,
+            [np.asarray(d) for d in deformations],
+            stresses,
+            eq_stress_gpa=eq_stress,
+            symprec=opts["symprec"] if opts["sym_reduce"] else None,
+            method=opts["fitting_method"],
+        )
+        m = moduli(tensor.voigt)
+    except Exception as exc:  # one magnitude the model or the fit cannot handle
+        point.reason = f"{type(exc).__name__}: {exc}"
+        return point
+    point.elastic_tensor = np.asarray(tensor.voigt).tolist()
+    point.k_vrh_gpa, point.g_vrh_gpa = m.k_vrh, m.g_vrh
+    point.mechanically_stable = m.stable
+    return point
+
+
+def scan_symprec(structure: Structure, magnitude: float) -> float:
+    """FixSymmetry tolerance (Å) for strains of ``magnitude`` m: min(0.01, m/10 * min(a, b, c))."""
+    return min(FIX_SYMMETRY_SYMPREC, 0.1 * magnitude * min(structure.lattice.abc))
+
+
 def strained_stresses(
     relaxed: Structure,
     predictor: Any,
     calc: Calculator,
     opts: dict[str, Any],
-    doc: ElasticPredictionDocument,
-) -> tuple[list[np.ndarray], list[RelaxationRecord | None]]:
-    """Stresses (GPa) of the strained cells: one batched call, then ionic relaxations."""
-    deformations = elastic_deformations(
-        relaxed, opts["strain_magnitudes"], opts["sym_reduce"], opts["symprec"]
-    )
-    doc.deformations = [np.asarray(d).tolist() for d in deformations]
+    magnitudes: tuple[float, ...],
+    material_id: str,
+    fix_symprec: float = FIX_SYMMETRY_SYMPREC,
+) -> tuple[list[Any], list[np.ndarray], list[RelaxationRecord | None]]:
+    """Deformations and stresses (GPa) of strained cells: one batch, then ionic relaxations.
+
+    ``fix_symprec``: FixSymmetry's tolerance in the ionic relaxations (Å).
+    """
+    deformations = elastic_deformations(relaxed, magnitudes, opts["sym_reduce"], opts["symprec"])
     cells = [d.apply_to_structure(relaxed) for d in deformations]
     preds = predictor.predict(cells)
     stresses: list[np.ndarray] = []
     records: list[RelaxationRecord | None] = []
     for cell, pred in zip(cells, preds, strict=True):
-        pred.check_finite(predictor.spec.name, f"strained cell of {doc.material_id}")
+        pred.check_finite(predictor.spec.name, f"strained cell of {material_id}")
         max_force = float(np.linalg.norm(pred.forces, axis=1).max())
         if opts["relax_deformed"] and max_force > opts["fmax"]:
             _, record, stress = relax(
-                cell, calc, opts["fmax"], opts["deformed_steps"], False, opts["fix_symmetry"]
+                cell,
+                calc,
+                opts["fmax"],
+                opts["deformed_steps"],
+                False,
+                opts["fix_symmetry"],
+                symprec=fix_symprec,
             )
             stresses.append(stress)
             records.append(record)
@@ -227,7 +300,7 @@ def strained_stresses(
             raise ValueError(f"model {predictor.spec.name} returned no stress")
         stresses.append(ase_stress_to_gpa(pred.stress))
         records.append(None)
-    return stresses, records
+    return deformations, stresses, records
 
 
 def relax(
@@ -237,6 +310,7 @@ def relax(
     steps: int,
     relax_cell: bool,
     fix_symmetry: bool = True,
+    symprec: float = FIX_SYMMETRY_SYMPREC,
 ) -> tuple[Structure, RelaxationRecord, np.ndarray]:
     """Relax ions (and the cell) with atomate2's AseRelaxer; structure, record, stress (GPa).
 
@@ -249,9 +323,7 @@ def relax(
     from softbench.makers.relax import relax_atoms
 
     atoms = AseAtomsAdaptor.get_atoms(structure)
-    relaxed = relax_atoms(
-        atoms, calc, fmax, steps, relax_cell, fix_symmetry, symprec=FIX_SYMMETRY_SYMPREC
-    )
+    relaxed = relax_atoms(atoms, calc, fmax, steps, relax_cell, fix_symmetry, symprec=symprec)
     forces = np.asarray(atoms.get_forces(), dtype=float)
     stress = ase_stress_to_gpa(atoms.get_stress(voigt=False))
     if not (np.isfinite(forces).all() and np.isfinite(stress).all()):

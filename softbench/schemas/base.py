@@ -27,6 +27,7 @@ ELASTIC_PREDICTION: Final = "elastic_prediction"
 HIGH_ENERGY_FRAMES: Final = "high_energy_frames"
 MIGRATION_REFERENCE: Final = "migration_reference"
 MIGRATION_PREDICTION: Final = "migration_prediction"
+AMPLITUDE_PREDICTION: Final = "amplitude_prediction"
 DOC_TYPES = (
     REFERENCE,
     PREDICTION,
@@ -36,6 +37,7 @@ DOC_TYPES = (
     HIGH_ENERGY_FRAMES,
     MIGRATION_REFERENCE,
     MIGRATION_PREDICTION,
+    AMPLITUDE_PREDICTION,
 )
 LEGACY_DOC_TYPES = {"phonon-relaxed": PHONON_RELAXED, "high-energy-frames": HIGH_ENERGY_FRAMES}
 

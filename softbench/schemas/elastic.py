@@ -70,6 +70,19 @@ class RelaxationRecord(BaseModel):
     )
 
 
+class StrainScanPoint(BaseModel):
+    """The tensor fitted from strains of ±``strain_magnitude`` only (``--strain-magnitudes``)."""
+
+    strain_magnitude: float = Field(description="fractional; shear states at twice it")
+    elastic_tensor: list[list[float]] | None = None
+    k_vrh_gpa: float | None = None
+    g_vrh_gpa: float | None = None
+    mechanically_stable: bool | None = None
+    k_ratio: float | None = Field(None, description="model/DFT K_VRH (analysis documents)")
+    g_ratio: float | None = Field(None, description="model/DFT G_VRH (analysis documents)")
+    reason: str | None = Field(None, description="why this magnitude has no tensor")
+
+
 class ElasticPredictionDocument(ModelTaskDocument):
     """A model's elastic tensor of one material, fitted from its strained cells."""
 
@@ -99,6 +112,9 @@ class ElasticPredictionDocument(ModelTaskDocument):
         description="of the Voigt matrix",
     )
     mechanically_stable: bool | None = None
+    strain_scan: list[StrainScanPoint] | None = Field(
+        None, description="tensors per strain magnitude (only with a strain scan)"
+    )
 
 
 class ElasticSofteningDocument(AnalysisDocument):
@@ -129,6 +145,9 @@ class ElasticSofteningDocument(AnalysisDocument):
     relaxation_converged: bool | None = None
     volume_change: float | None = None
     n_atoms: int | None = None
+    strain_scan: list[StrainScanPoint] | None = Field(
+        None, description="model K, G per strain magnitude with ratios to DFT (scan only)"
+    )
 
 
 class ElasticSummaryDocument(SummaryDocument):

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from softbench.schemas.amplitude import AmplitudePointer
 from softbench.schemas.base import (
     PHONON_RELAXED,
     AnalysisDocument,
@@ -95,6 +96,9 @@ class PhononDocument(AnalysisDocument):
     band_path_scheme: str | None = None
     n_displacements: int | None = None
     warnings: list[str] = Field(default_factory=list)
+    amplitude: AmplitudePointer | None = Field(
+        None, description="set when this model's PES is flagged rough (amplitude task)"
+    )
 
 
 class PhononSummaryDocument(SummaryDocument):

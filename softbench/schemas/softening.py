@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from softbench.schemas.amplitude import AmplitudePointer
 from softbench.schemas.base import AnalysisDocument, SummaryDocument, analysis_key
 
 SOFTENING = "softening"  # collection of SofteningDocument
@@ -40,6 +41,9 @@ class SofteningDocument(AnalysisDocument):
     n_components: int = 0
     n_configurations: int = 0
     excluded_configurations: dict[str, str] = Field(default_factory=dict)
+    amplitude: AmplitudePointer | None = Field(
+        None, description="set when this model's PES is flagged rough (amplitude task)"
+    )
 
 
 class SofteningSummaryDocument(SummaryDocument):

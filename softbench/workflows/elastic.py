@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobflow import Flow, Job, JobStore, Maker, OutputReference
 
+from softbench.builders.pairing import newest
 from softbench.ingest import SourceItem
 from softbench.makers.elastic import IngestElasticReferenceMaker, ModelElasticMaker
 from softbench.makers.vasp.elastic import VaspElasticReferenceMaker
@@ -101,7 +102,38 @@ def reusable_elastic_references(
 
 
 def existing_elastic_predictions(
-    jobs: JobStore, reference_uuids: dict[str, str], models: Sequence[str]
+    jobs: JobStore,
+    reference_uuids: dict[str, str],
+    models: Sequence[str],
+    strain_scan: Sequence[float] = (),
 ) -> set[tuple[str, str]]:
-    """(material_id, model) pairs with a successful prediction on the given references."""
-    return existing_predictions(jobs, reference_uuids, models, doc_type=ELASTIC_PREDICTION)
+    """(material_id, model) pairs with a successful prediction on the given references.
+
+    With ``strain_scan``, a pair counts only when its newest successful prediction
+    holds that scan (the builder reads the newest one).
+    """
+    if not strain_scan:
+        return existing_predictions(jobs, reference_uuids, models, doc_type=ELASTIC_PREDICTION)
+    if not reference_uuids:
+        return set()
+    docs = jobs.query(
+        {
+            "output.doc_type": ELASTIC_PREDICTION,
+            "output.reference_uuid": {"$in": list(reference_uuids.values())},
+            "output.model.name": {"$in": list(models)},
+            "output.state": "successful",
+        },
+        properties=[
+            "output.material_id",
+            "output.model.name",
+            "output.created_at",
+            "output.settings.strain_scan",
+        ],
+    )
+    wanted = [float(m) for m in strain_scan]
+    latest = newest(docs, lambda d: (d["output"]["material_id"], d["output"]["model"]["name"]))
+    return {
+        key
+        for key, d in latest.items()
+        if (d["output"].get("settings") or {}).get("strain_scan") == wanted
+    }
