@@ -8,8 +8,9 @@ per period: ``*/10 * * * * softbench build --store /path/to/store``.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-import time
+import threading
 from typing import Any
 
 from softbench.cli.argtypes import one_line_errors, positive_float
@@ -43,13 +44,16 @@ def run(args: argparse.Namespace) -> int:
     if args.watch is None:
         _build_once(stores, args.task)
         return 0
-    try:
-        while True:
-            _build_once(stores, args.task)
-            time.sleep(args.watch)
-    except KeyboardInterrupt:  # builds are incremental: an interrupted one is redone
-        print("softbench: build --watch stopped", file=sys.stderr)
-        return 0
+    # Ctrl-C / SIGTERM finish the round under way and stop: an exception raised inside a
+    # builder could be taken for a per-item failure and swallowed (the loop went on)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        _build_once(stores, args.task)
+        stop.wait(args.watch)
+    print("softbench: build --watch stopped", file=sys.stderr)
+    return 0
 
 
 def _build_once(stores: Any, task: str | None) -> None:
