@@ -7,7 +7,13 @@ import sys
 from typing import Any
 
 from softbench.cli.argtypes import positive_int
-from softbench.cli.common import add_materials, add_run_options, open_cli_stores, run_and_build
+from softbench.cli.common import (
+    TaskFlow,
+    add_materials,
+    add_run_options,
+    open_cli_stores,
+    run_task_flow,
+)
 
 
 def amplitude_list(text: str) -> tuple[float, ...]:
@@ -68,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_run_options(parser, run, "re-evaluate even where results already exist")
 
 
-def run(args: argparse.Namespace) -> int:
+def plan(args: argparse.Namespace) -> TaskFlow:
     """Ingest (or reuse) references, run the model jobs, build and print the curves."""
     from softbench.ingest import check_readable, default_label, discover, known_dataset_settings
     from softbench.models import get_models
@@ -96,16 +102,22 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         options=options,
     )
-    print(
+    message = (
         f"softbench: {len(items)} material(s) from {label}, {len(models)} model(s), "
         f"{len(args.amplitudes)} amplitude(s) x {args.patterns} pattern(s); {len(reuse)} "
         f"reference(s) and {len(skip)} result(s) reused; running {len(flow.jobs)} job(s) "
-        f"on store {stores.spec}",
-        file=sys.stderr,
+        f"on store {stores.spec}"
     )
-    if run_and_build(flow, stores, args.no_build, ["amplitude"]):
-        print_results(stores, [i.material_id for i in items], names, label)
-    return 0
+    return TaskFlow(
+        flow,
+        stores,
+        ["amplitude"],
+        message,
+        lambda: print_results(stores, [i.material_id for i in items], names, label),
+    )
+
+
+run = run_task_flow(plan)
 
 
 def print_results(stores: Any, ids: list[str], models: list[str], label: str) -> None:

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from softbench.cli.argtypes import positive_float, positive_int
-from softbench.cli.common import add_run_options, open_cli_stores, run_and_build, split
+from softbench.cli.common import TaskFlow, add_run_options, open_cli_stores, run_task_flow, split
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -93,7 +93,7 @@ def host_records(args: argparse.Namespace) -> list[dict[str, Any]]:
     return records
 
 
-def run(args: argparse.Namespace) -> int:
+def plan(args: argparse.Namespace) -> TaskFlow:
     """Make hops, (reuse) references, run the models, build and print the barriers."""
     from softbench.ingest.migration import read_hops
     from softbench.makers.migration import MigrationInputError
@@ -145,16 +145,22 @@ def run(args: argparse.Namespace) -> int:
         },
         dft=dft,
     )
-    print(
+    message = (
         f"softbench: {len(records)} hop(s) ({', '.join(hop_name(r) for r in records)}), "
         f"reference {label}, {len(models)} model(s); {len(reuse)} reference(s) and "
         f"{len(skip)} prediction(s) reused; running {len(flow.jobs)} job(s) on store "
-        f"{stores.spec}",
-        file=sys.stderr,
+        f"{stores.spec}"
     )
-    if run_and_build(flow, stores, args.no_build, ["migration"]):
-        print_results(stores, sorted({str(r["host"]) for r in records}), names, label)
-    return 0
+    return TaskFlow(
+        flow,
+        stores,
+        ["migration"],
+        message,
+        lambda: print_results(stores, sorted({str(r["host"]) for r in records}), names, label),
+    )
+
+
+run = run_task_flow(plan)
 
 
 def dft_reference(args: argparse.Namespace) -> tuple[Any, str]:
