@@ -13,11 +13,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from softbench.cli.argtypes import positive_float, positive_int
-from softbench.cli.common import add_materials, add_run_options, open_cli_stores, run_and_build
+from softbench.cli.common import (
+    TaskFlow,
+    add_materials,
+    add_run_options,
+    open_cli_stores,
+    run_and_build,
+)
 
 ELASTICITY_SET = "mp-elasticity"
 
@@ -127,7 +134,29 @@ def dft_plan(args: argparse.Namespace, default_label: str) -> tuple[str | None, 
     return args.dft, label, settings
 
 
-def run(args: argparse.Namespace) -> int:
+def run_with_dft(plan: Callable[[argparse.Namespace], TaskFlow]) -> Callable[..., int]:
+    """A ``run`` handler like ``run_task_flow``; DFT jobs run in folders under --work-dir."""
+
+    def run(args: argparse.Namespace) -> int:
+        task_flow = plan(args)
+        print(task_flow.plan, file=sys.stderr)
+        flow = task_flow.flow
+        if task_flow.details is not None:
+            from softbench.run import run_flow
+
+            work = Path(args.work_dir).expanduser().resolve()
+            work.mkdir(parents=True, exist_ok=True)
+            run_flow(flow, task_flow.stores, root_dir=work, create_folders=True)
+            flow = type(flow)([], name=flow.name)
+        if run_and_build(flow, task_flow.stores, args.no_build, task_flow.tasks):
+            task_flow.report()
+        return 0
+
+    run.__doc__ = plan.__doc__
+    return run
+
+
+def plan(args: argparse.Namespace) -> TaskFlow:
     """Build the defect sets, run DFT (where possible) and models, build and print."""
     from softbench.makers.defects import defect_set
     from softbench.makers.vasp.defects import VASP_LABEL
@@ -154,28 +183,28 @@ def run(args: argparse.Namespace) -> int:
         options={"fmax": args.fmax, "steps": args.steps},
         cp2k=cp2k,
     )
-    for s in sets:
-        print(
-            f"softbench: {s.material_id} ({s.formula}): {len(s.defects)} defect(s) "
-            f"[{', '.join(d.label for d in s.defects)}] in a {s.n_supercell_atoms}-atom "
-            f"supercell; reference {label}",
-            file=sys.stderr,
-        )
-    print(
+    lines = [
+        f"softbench: {s.material_id} ({s.formula}): {len(s.defects)} defect(s) "
+        f"[{', '.join(d.label for d in s.defects)}] in a {s.n_supercell_atoms}-atom "
+        f"supercell; reference {label}"
+        for s in sets
+    ]
+    lines.append(
         f"softbench: {len(models)} model(s), {len(skip)} (material, model) pair(s) reused; "
-        f"running {len(flow.jobs)} job(s) on store {stores.spec}",
-        file=sys.stderr,
+        f"running {len(flow.jobs)} job(s) on store {stores.spec}"
     )
-    if dft is not None:
-        from softbench.run import run_flow
+    ids = [s.material_id for s in sets]
+    return TaskFlow(
+        flow,
+        stores,
+        ["defects"],
+        "\n".join(lines),
+        lambda: print_parity(stores, "defects", ids, names, label),
+        details=dft,
+    )
 
-        work = Path(args.work_dir).expanduser().resolve()
-        work.mkdir(parents=True, exist_ok=True)
-        run_flow(flow, stores, root_dir=work, create_folders=True)
-        flow = type(flow)([], name=flow.name)
-    if run_and_build(flow, stores, args.no_build, ["defects"]):
-        print_parity(stores, "defects", [s.material_id for s in sets], names, label)
-    return 0
+
+run = run_with_dft(plan)
 
 
 def print_parity(

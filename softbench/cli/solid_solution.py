@@ -9,12 +9,10 @@ MPRelaxSet where VASP is configured, else the DFT side is skipped with a warning
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 from softbench.cli.argtypes import positive_int
-from softbench.cli.common import add_run_options, open_cli_stores, run_and_build
-from softbench.cli.defects import add_dft_options, dft_plan, print_parity
+from softbench.cli.common import TaskFlow, add_run_options, open_cli_stores
+from softbench.cli.defects import add_dft_options, dft_plan, print_parity, run_with_dft
 
 
 def supercell(value: str) -> tuple[int, int, int]:
@@ -47,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_run_options(parser, run, "recompute existing model documents")
 
 
-def run(args: argparse.Namespace) -> int:
+def plan(args: argparse.Namespace) -> TaskFlow:
     """Draw the orderings, run DFT (where possible) and models, build and print."""
     from softbench.makers.solid_solution import orderings
     from softbench.makers.vasp.solid_solution import VASP_LABEL
@@ -76,19 +74,19 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         options={"fmax": args.fmax, "steps": args.steps},
     )
-    print(
+    message = (
         f"softbench: {system.material_id}: {len(system.orderings)} ordering(s) on "
         f"{system.n_sublattice_sites} cation sites (distinct per x: {system.n_distinct}); "
-        f"reference {label}; running {len(flow.jobs)} job(s) on store {stores.spec}",
-        file=sys.stderr,
+        f"reference {label}; running {len(flow.jobs)} job(s) on store {stores.spec}"
     )
-    if dft is not None:
-        from softbench.run import run_flow
+    return TaskFlow(
+        flow,
+        stores,
+        ["solid-solution"],
+        message,
+        lambda: print_parity(stores, "solid-solution", [system.material_id], names, label),
+        details=dft,
+    )
 
-        work = Path(args.work_dir).expanduser().resolve()
-        work.mkdir(parents=True, exist_ok=True)
-        run_flow(flow, stores, root_dir=work, create_folders=True)
-        flow = type(flow)([], name=flow.name)
-    if run_and_build(flow, stores, args.no_build, ["solid-solution"]):
-        print_parity(stores, "solid-solution", [system.material_id], names, label)
-    return 0
+
+run = run_with_dft(plan)
