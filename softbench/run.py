@@ -78,6 +78,7 @@ BUILD_STEPS: list[str] = [
     "softbench.builders.softening:build_step",
     "softbench.builders.phonons:build_phonons",
     "softbench.builders.elastic:build_elastic",
+    "softbench.builders.surfaces:build_surfaces",
 ]
 
 

@@ -20,9 +20,10 @@ from softbench.cli import (
     phonons,
     query,
     report,
+    surfaces,
 )
 
-TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic]
+TASK_MODULES: list[Any] = [forces, high_energy, phonons, elastic, surfaces]
 
 
 def _parser() -> argparse.ArgumentParser:
