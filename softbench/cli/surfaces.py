@@ -46,6 +46,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="DFT side: none (model values only, reported without partner), vasp "
         "(atomate2, MP settings) or cp2k (the project's CP2K method)",
     )
+    parser.add_argument(
+        "--cp2k-cutoff",
+        type=positive_float,
+        default=None,
+        help="--dft cp2k: plane-wave cutoff, Ry (default: the CP2K settings' 500)",
+    )
+    parser.add_argument(
+        "--cp2k-kspacing",
+        type=positive_float,
+        default=None,
+        help="--dft cp2k: k-point spacing, 1/Å with 2π (default 0.3); slabs get 1 along the normal",
+    )
     add_run_options(parser, run, "recompute existing predictions and references")
 
 
@@ -101,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
         "min_vacuum_a": args.min_vacuum,
         "fmax": args.fmax,
         "slab_steps": args.steps,
+        "cutoff_ry": args.cp2k_cutoff,
+        "kspacing": args.cp2k_kspacing,
     }
     dft = None if args.dft == "none" else args.dft
     if dft == "vasp":

@@ -28,6 +28,7 @@ from softbench.analysis.surfaces import (
     make_slabs,
     slab_area,
     slab_thickness,
+    standard_cells,
     surface_energy,
     to_j_per_m2,
 )
@@ -58,7 +59,7 @@ def input_key(structure: Structure, options: dict[str, Any]) -> str:
     """Hash of the bulk input and the slab geometry rules (what makes slabs the same)."""
     payload = {
         "lattice": np.round(structure.lattice.matrix, 6).tolist(),
-        "species": [str(s.specie) for s in structure],
+        "species": [str(s.species) for s in structure],
         "frac": np.round(structure.frac_coords, 6).tolist(),
         **{k: options.get(k, DEFAULT_GEOMETRY[k]) for k in GEOMETRY_KEYS},
     }
@@ -135,7 +136,7 @@ def compute_surfaces(
     relax_bulk: Callable[[Structure], tuple[Structure, float, RelaxationRecord]],
     relax_slab: Callable[[SlabSpec], tuple[Structure, float, RelaxationRecord, dict[str, Any]]],
 ) -> SurfaceTaskDocument:
-    """Relax the bulk, cut the slabs, relax each; fill ``doc`` (any method).
+    """Relax the bulk (its primitive standard cell), cut the slabs, relax each; fill ``doc``.
 
     ``relax_bulk(structure) -> (relaxed, energy per atom, record)``;
     ``relax_slab(spec) -> (relaxed slab, energy, record, extra record fields)``. A
@@ -143,7 +144,7 @@ def compute_surfaces(
     """
     failed = "unusable" if isinstance(doc, SurfaceReferenceDocument) else "failed"
     try:
-        bulk, per_atom, record = relax_bulk(structure)
+        bulk, per_atom, record = relax_bulk(standard_cells(structure)[1])
     except Exception as exc:  # calculator or optimiser failure is per-material data
         return doc.with_failure(f"bulk relaxation failed: {type(exc).__name__}: {exc}", failed)
     doc.bulk_structure, doc.bulk_energy_per_atom_ev, doc.bulk_relaxation = bulk, per_atom, record

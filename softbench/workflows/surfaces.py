@@ -22,6 +22,8 @@ from softbench.workflows.forces import route
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
+#: CP2K numerics a run may change (Cp2kSettings fields; the label's hash records them)
+CP2K_NUMERICS = ("cutoff_ry", "rel_cutoff_ry", "kspacing", "eps_scf")
 MODEL_OPTIONS = ("max_index", "min_slab_a", "min_vacuum_a", "fmax", "slab_steps", "bulk_steps")
 
 
@@ -34,9 +36,11 @@ def dft_maker(dft: str | None, options: dict[str, Any]) -> Any:
 
         return VaspSurfaceReferenceMaker(options=options)
     if dft == "cp2k":
+        from softbench.makers.cp2k.settings import Cp2kSettings
         from softbench.makers.cp2k.surfaces import Cp2kSurfaceMaker
 
-        return Cp2kSurfaceMaker(options=options)
+        numerics = {k: options[k] for k in CP2K_NUMERICS if options.get(k) is not None}
+        return Cp2kSurfaceMaker(settings=Cp2kSettings(**numerics), options=options)
     raise ValueError(f"unknown DFT method {dft!r}: vasp, cp2k or none")
 
 
