@@ -226,7 +226,8 @@ def surface_reference_from_vasp(
     )
     fmax = float(options["fmax"])
     for meta, task in zip(slabs, slab_tasks, strict=True):
-        slab = Structure.from_dict(meta["slab"])
+        slab = meta["slab"]  # jobflow hands back the Structure (or its dict)
+        slab = slab if isinstance(slab, Structure) else Structure.from_dict(slab)
         spec = SlabSpec(tuple(meta["miller_index"]), meta["termination"], meta["shift"], slab)  # type: ignore[arg-type]
         if task is None:
             doc.surfaces.append(failed_record(spec, "VASP slab relaxation failed (no output)"))
