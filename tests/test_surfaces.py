@@ -151,7 +151,9 @@ def _store_outputs(stores, docs: dict[str, object]) -> None:
         )
 
 
-def test_builder_pairs_per_facet_and_reports_missing_partners(stores):
+def _paired_and_unpaired(stores) -> None:
+    """A DFT reference with (1,0,0), (1,1,1); a model with (1,0,0), (1,1,0); a model
+    run without DFT for material Y."""
     from softbench.models import resolve_model
 
     provenance = resolve_model(BOND_MODEL).safe_provenance()
@@ -177,6 +179,10 @@ def test_builder_pairs_per_facet_and_reports_missing_partners(stores):
         facets=["(1,0,0)"],
     )
     _store_outputs(stores, {"ref-1": ref, "pred-1": pred, "pred-2": alone})
+
+
+def test_builder_pairs_per_facet_and_reports_missing_partners(stores):
+    _paired_and_unpaired(stores)
     counts = build_surfaces(stores)
     assert counts["surfaces"] == 4
     docs = {
@@ -235,3 +241,16 @@ def test_chgnet_si_surfaces_and_query(tmp_path, capsys):
         assert d["material"] == "Si" and d["model"] == "chgnet-0.3.0"
         assert d["surface_energy_j_m2"] > 0
         assert d["state"] == "missing_reference"  # no DFT side was asked for
+
+
+def test_energetics_report_has_a_surfaces_panel(stores, tmp_path):
+    from softbench.reports.energetics import PANELS, collect, report_energetics
+
+    _paired_and_unpaired(stores)
+    build_surfaces(stores)
+    (panel,) = collect(stores, PANELS)
+    assert panel.panel.query == "surfaces"
+    assert panel.points == {BOND_MODEL: [(1.0, pytest.approx(0.8), False)]}
+    assert panel.n_unpaired == 2 and panel.n_failed == 1
+    (path,) = report_energetics(stores, tmp_path / "report")
+    assert path.name == "energetics_parity.png" and path.stat().st_size > 10_000

@@ -16,6 +16,7 @@ REPORTS: dict[str, str] = {
     "forces": "softbench.reports.forces:report_from_args",
     "phonons": "softbench.reports.phonons:report_from_args",
     "elastic": "softbench.reports.elastic:report_from_args",
+    "energetics": "softbench.reports.energetics:report_from_args",
 }
 
 
