@@ -108,9 +108,10 @@ def main() -> int:
     }
     store = args.store or tempfile.mkdtemp(prefix="softbench-surfaces-")
     stores = open_stores(store)
+    listed = ", ".join(f"{m} {s.composition.reduced_formula}" for m, s in structures.items())  # type: ignore[attr-defined]
     print(
         f"{len(structures)} binaries (seed {args.seed}, <= {args.max_atoms} atoms/primitive "
-        f"cell): {', '.join(f'{m} {s.composition.reduced_formula}' for m, s in structures.items())}",  # type: ignore[attr-defined]
+        f"cell): {listed}",
         file=sys.stderr,
     )
     flow = surfaces_flow(structures, models, None, options)  # type: ignore[arg-type]

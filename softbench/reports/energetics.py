@@ -132,7 +132,7 @@ def parity_figure(data: list[PanelData], path: Path) -> Path:
     for ax, panel_data in zip(axes[0], data, strict=True):
         panel = panel_data.panel
         values = [v for pts in panel_data.points.values() for p in pts for v in p[:2]]
-        lo, hi = min(0.0, min(values)), max(values) * 1.1
+        lo, hi = min(0.0, *values), max(values) * 1.1
         ax.plot([lo, hi], [lo, hi], color="0.5", lw=1)
         for model, pts in sorted(panel_data.points.items()):
             dft = np.array([p[0] for p in pts])
