@@ -254,3 +254,16 @@ def test_energetics_report_has_a_surfaces_panel(stores, tmp_path):
     assert panel.n_unpaired == 2 and panel.n_failed == 1
     (path,) = report_energetics(stores, tmp_path / "report")
     assert path.name == "energetics_parity.png" and path.stat().st_size > 10_000
+
+
+def test_cp2k_side_rules_without_running_cp2k():
+    from softbench.makers.cp2k.settings import Cp2kSettings
+    from softbench.makers.cp2k.surfaces import cp2k_surfaces, slab_kpoints
+
+    settings = Cp2kSettings(kspacing=0.5)
+    for spec in make_slabs(elemental_structure("Si"), max_index=1, min_slab=7, min_vacuum=8).slabs:
+        mesh = slab_kpoints(settings, spec.slab.lattice.matrix)
+        assert mesh[2] == 1 and mesh[:2] == settings.kpoints(spec.slab.lattice.matrix)[:2]
+    doc = cp2k_surfaces(elemental_structure("Cu"), "Cu", settings)
+    assert doc.state == "unusable" and "no vetted CP2K pseudopotential/basis for Cu" in doc.reason
+    assert doc.reference == settings.label()
