@@ -95,7 +95,7 @@ def main() -> int:
     from softbench.run import run_flow
     from softbench.schemas.surfaces import SurfaceEnergyDocument
     from softbench.stores import open_stores
-    from softbench.workflows.surfaces import surfaces_flow
+    from softbench.workflows.surfaces import skipped_facets, surfaces_flow
 
     start = time.perf_counter()
     models = get_models(args.models)
@@ -136,10 +136,15 @@ def main() -> int:
     failed = [d for d in docs if d["state"] == "failed"]
     for d in failed:
         print(f"  failed: {d['model']} {d['material_id']} {d['facet']}: {d['reason']}")
-    skipped = sum(1 for d in docs if d["state"] == "failed")
+    skipped = skipped_facets(stores.jobs, list(structures))
+    n_skipped = sum(len(v) for v in skipped.values())
+    print(f"\nfacets without a symmetric stoichiometric slab (skipped): {n_skipped}")
+    for mid, facets in sorted(skipped.items()):
+        if facets:
+            print(f"  {mid}: {', '.join(sorted(facets))}")
     print(
         f"\n{len(structures)} materials x {len(models)} models, {len(docs)} surface documents "
-        f"({skipped} failed); wall {wall:.0f} s; store {store}"
+        f"({len(failed)} failed); wall {wall:.0f} s; store {store}"
     )
     return 0
 

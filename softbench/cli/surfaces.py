@@ -174,6 +174,11 @@ def print_results(stores: Any, ids: list[str], models: list[str], label: str) ->
     summaries = [summarize_surfaces(v).model_dump() for _, v in sorted(by_model.items())]
     print(f"\nsummary over these {len(ids)} material(s):")
     print(render(summaries, "surfaces-summary"))
+    from softbench.workflows.surfaces import skipped_facets
+
+    for mid, skipped in skipped_facets(stores.jobs, ids).items():
+        for facet, reason in skipped.items():
+            print(f"softbench: {mid} {facet} skipped: {reason}", file=sys.stderr)
     missing = sum(s["n_missing_reference"] for s in summaries)
     if missing:
         print(

@@ -150,3 +150,19 @@ def existing_surface_predictions(
         )
     }
     return {(mid, model) for uuid, mid, model in found if keys.get(uuid) == wanted[mid]}
+
+
+def skipped_facets(jobs: JobStore, material_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Material -> {facet: why no slab} from its task documents (any method, newest first)."""
+    docs = jobs.query(
+        {
+            "output.doc_type": {"$in": [SURFACE_PREDICTION, SURFACE_REFERENCE]},
+            "output.material_id": {"$in": list(material_ids)},
+        },
+        properties=["output.material_id", "output.skipped_facets", "output.created_at"],
+    )
+    found: dict[str, dict[str, str]] = {}
+    for d in sorted(docs, key=lambda d: str(d["output"].get("created_at")), reverse=True):
+        mid = d["output"]["material_id"]
+        found.setdefault(mid, dict(d["output"].get("skipped_facets") or {}))
+    return found
