@@ -267,3 +267,17 @@ def test_cp2k_side_rules_without_running_cp2k():
     doc = cp2k_surfaces(elemental_structure("Cu"), "Cu", settings)
     assert doc.state == "unusable" and "no vetted CP2K pseudopotential/basis for Cu" in doc.reason
     assert doc.reference == settings.label()
+
+
+def test_rerun_reuses_predictions_and_new_geometry_recomputes(tmp_path, capsys):
+    from softbench.cli import main
+
+    store = str(tmp_path / "store")
+    args = ["run", "surfaces", "--structure", "Cu", "--models", BOND_MODEL, "--max-index", "1"]
+    args += ["--min-slab", "6", "--min-vacuum", "6", "--store", store]
+    assert main(args) == 0
+    assert "0 prediction(s) reused; running 1 job(s)" in capsys.readouterr().err
+    assert main(args) == 0
+    assert "1 prediction(s) reused; running 0 job(s)" in capsys.readouterr().err
+    assert main([*args[:-2], "--min-slab", "8", "--store", store]) == 0  # other slabs
+    assert "0 prediction(s) reused; running 1 job(s)" in capsys.readouterr().err
