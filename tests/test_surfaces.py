@@ -281,3 +281,48 @@ def test_rerun_reuses_predictions_and_new_geometry_recomputes(tmp_path, capsys):
     assert "1 prediction(s) reused; running 0 job(s)" in capsys.readouterr().err
     assert main([*args[:-2], "--min-slab", "8", "--store", store]) == 0  # other slabs
     assert "0 prediction(s) reused; running 1 job(s)" in capsys.readouterr().err
+
+
+class _EmtRunner:
+    """Stands in for Cp2kRunner: EMT energies and forces, stress only when asked."""
+
+    def __init__(self, unconverged_every: int = 0):
+        self.calls, self.unconverged_every = 0, unconverged_every
+
+    def compute(self, atoms, kpoints, eps_scf=None, stress=True):
+        from ase.calculators.emt import EMT
+
+        from softbench.makers.cp2k.high_energy import Cp2kResult
+
+        self.calls += 1
+        atoms = atoms.copy()
+        atoms.calc = EMT()
+        converged = not (self.unconverged_every and self.calls % self.unconverged_every == 0)
+        return Cp2kResult(
+            float(atoms.get_potential_energy()),
+            atoms.get_forces(),
+            atoms.get_stress(voigt=False) if stress else None,
+            converged,
+        )
+
+
+def test_cp2k_relaxation_path_with_a_stand_in_runner():
+    """The CP2K side's optimiser plumbing (fixed-cell slab without stress, bulk with)."""
+    from softbench.makers.cp2k.surfaces import relax_with_cp2k
+
+    (spec, *_) = make_slabs(elemental_structure("Cu"), 1, 6, 6).slabs
+    runner = _EmtRunner()
+    relaxed, energy, record, scf_failures = relax_with_cp2k(
+        spec.slab, runner, (3, 3, 1), 0.05, 50, relax_cell=False
+    )
+    assert record.converged and record.max_force <= 0.05 and scf_failures == 0
+    assert np.isfinite(energy) and runner.calls >= record.steps
+    assert np.allclose(relaxed.lattice.matrix, spec.slab.lattice.matrix)  # cell fixed
+    _, _, record, scf_failures = relax_with_cp2k(
+        spec.slab, _EmtRunner(unconverged_every=2), (3, 3, 1), 0.05, 50, relax_cell=False
+    )
+    assert scf_failures > 0 and not record.converged  # an unconverged SCF taints it
+    bulk = elemental_structure("Cu")
+    relaxed, _, record, _ = relax_with_cp2k(bulk, _EmtRunner(), (3, 3, 3), 0.01, 50, True)
+    assert record.converged and record.max_stress_gpa is not None
+    assert relaxed.volume != pytest.approx(bulk.volume, rel=1e-4)  # EMT's Cu differs

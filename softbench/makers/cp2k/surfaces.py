@@ -71,6 +71,8 @@ class RunnerCalculator(Calculator):
             self.results["stress"] = np.array(
                 [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]], float
             )
+        else:  # not computed (fixed cell); only atomate2's trajectory observer asks for it
+            self.results["stress"] = np.full(6, np.nan)
 
 
 def slab_kpoints(settings: Cp2kSettings, cell: np.ndarray) -> tuple[int, int, int]:
