@@ -143,6 +143,18 @@ QUERIES: dict[str, QuerySpec] = {
         "median_softening_scale median_roughness n_rough rough_materials",
         sort="model reference",
     ),
+    "surfaces": query_spec(
+        "surfaces",
+        "material_id facet model reference state surface_energy_j_m2 dft_surface_energy_j_m2 "
+        "error_j_m2 converged n_atoms reason",
+        sort="model material_id facet",
+    ),
+    "surfaces-summary": query_spec(
+        "surfaces_summary",
+        "model reference n_materials n_surfaces n_paired n_flagged n_missing_reference n_failed "
+        "mae_j_m2 mean_signed_error_j_m2 fraction_underpredicted median_ratio mean_model_j_m2",
+        sort="model reference",
+    ),
     "correction": query_spec(
         "correction",
         "material_id model correction method c n_labels n_test softening_scale_before "

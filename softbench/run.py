@@ -82,6 +82,7 @@ BUILD_STEPS: list[str] = [
     "softbench.builders.defects:build_defects",
     "softbench.builders.solid_solution:build_solid_solution",
     "softbench.builders.amplitude:build_amplitude",
+    "softbench.builders.surfaces:build_surfaces",
 ]
 
 

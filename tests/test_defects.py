@@ -276,3 +276,51 @@ def test_missing_vasp_skips_the_dft_side_with_a_warning(tmp_path, capsys, monkey
     captured = capsys.readouterr()
     assert "warning: VASP is not configured: test. DFT side skipped" in captured.err
     assert "no DFT partner: no vasp:mp-pbe-defects document for Cu" in captured.out
+
+
+def test_energetics_report_has_defect_and_mixing_panels(tmp_path):
+    """The energetics figure draws every task with DFT-paired values; unpaired are counted."""
+    from softbench.reports.energetics import collect, report_energetics
+    from softbench.stores import open_stores
+
+    stores = open_stores(str(tmp_path / "store"))
+    base = {"reference": "ref", "model": "m", "material_id": "Cu"}
+    stores.collection("defects").update(
+        [
+            {
+                **base,
+                "key": "a",
+                "label": "v_Cu",
+                "state": "successful",
+                "dft_value": 1.0,
+                "model_value": 0.8,
+            },
+            {
+                **base,
+                "key": "b",
+                "label": "Cu_i",
+                "state": "unpaired",
+                "dft_value": None,
+                "model_value": 2.0,
+            },
+        ],
+        key="key",
+    )
+    stores.collection("solid_solution").update(
+        [
+            {
+                **base,
+                "key": "c",
+                "label": "x1",
+                "state": "successful",
+                "dft_value": 0.1,
+                "model_value": 0.05,
+            }
+        ],
+        key="key",
+    )
+    data = {d.panel.query: d for d in collect(stores)}
+    assert set(data) == {"defects", "solid-solution"}
+    assert data["defects"].points == {"m": [(1.0, 0.8, False)]} and data["defects"].n_unpaired == 1
+    (path,) = report_energetics(stores, tmp_path / "fig")
+    assert path.stat().st_size > 10_000

@@ -27,6 +27,7 @@ from softbench.cli import (
     solid_solution,
     status,
     submit,
+    surfaces,
     worker,
 )
 
@@ -39,6 +40,7 @@ TASK_MODULES: list[Any] = [
     defects,
     solid_solution,
     amplitude,
+    surfaces,
 ]
 
 

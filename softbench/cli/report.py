@@ -21,6 +21,7 @@ REPORTS: dict[str, str] = {
     "elastic": "softbench.reports.elastic:report_from_args",
     "correction": "softbench.reports.correction:report_from_args",
     "amplitude": "softbench.reports.amplitude:report_from_args",
+    "energetics": "softbench.reports.energetics:report_from_args",
 }
 OVERVIEWS: dict[str, str] = {"html": "softbench.reports.html:report_from_args"}
 

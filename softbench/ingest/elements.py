@@ -34,6 +34,11 @@ class MissingElementError(ReferenceFormatError):
 
 def element_structure(symbol: str) -> Structure:
     """Primitive cell of the elemental ground state of ``symbol``."""
+    return elemental_structure(symbol).get_primitive_structure()
+
+
+def elemental_structure(symbol: str) -> Structure:
+    """Conventional cell of the elemental ground state of ``symbol``."""
     if symbol in FCC:
         conv = Structure.from_spacegroup("Fm-3m", Lattice.cubic(FCC[symbol]), [symbol], [[0, 0, 0]])
     elif symbol in BCC:
@@ -52,7 +57,7 @@ def element_structure(symbol: str) -> Structure:
             f"no elemental reference for {symbol}: built-in ground states exist for "
             f"{', '.join(sorted(ELEMENTS))}"
         )
-    return conv.get_primitive_structure()
+    return conv
 
 
 def check_elements(symbols: list[str] | set[str], where: str = "") -> None:
