@@ -25,7 +25,7 @@ from pymatgen.core import Lattice, Structure
 
 from softbench.ingest.base import ReferenceFormatError
 from softbench.ingest.elements import check_elements, element_structure
-from softbench.models import ModelError, ModelRef, resolve_model
+from softbench.models import ModelRef, resolve_model
 from softbench.schemas.defects import (
     DefectEnergies,
     DefectEnergy,
@@ -264,7 +264,7 @@ def predict_defects(
     options: dict[str, Any] | None = None,
 ) -> DefectPredictionDocument:
     """The work of :class:`PointDefectMaker`, callable without jobflow."""
-    from softbench.models.evaluate import load_predictor
+    from softbench.makers.relax import CalculatorUnavailable, load_calculator
 
     opts = {**PointDefectMaker().options(), **(options or {})}
     dset = DefectSet.coerce(defects)
@@ -277,17 +277,10 @@ def predict_defects(
         settings=opts,
         supercell_matrix=dset.supercell_matrix,
     )
-    if not spec.package_installed():
-        return doc.with_failure(
-            f"defects run {spec.name}'s ASE calculator in this interpreter, but its package "
-            f"{spec.package!r} is missing: run this job in the {spec.environment!r} environment"
-        )
     start = time.perf_counter()
     try:
-        predictor = load_predictor(spec, device)
-        predictor.check_elements(dset.bulk, where=dset.material_id)
-        calc = predictor.calculator()
-    except (ModelError, NotImplementedError) as exc:
+        predictor, calc = load_calculator(spec, device, [dset.bulk], dset.material_id, "defects")
+    except CalculatorUnavailable as exc:
         return doc.with_failure(str(exc))
     doc.model, doc.device = spec.safe_provenance(), predictor.device
     try:

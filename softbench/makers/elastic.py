@@ -30,7 +30,7 @@ from softbench.analysis.elastic import (
     moduli,
 )
 from softbench.ingest import SourceItem
-from softbench.models import ModelError, ModelRef, resolve_model
+from softbench.models import ModelRef, resolve_model
 from softbench.schemas.elastic import (
     ElasticPredictionDocument,
     ElasticReferenceDocument,
@@ -128,7 +128,7 @@ def predict_elastic(
     options: dict[str, Any] | None = None,
 ) -> ElasticPredictionDocument:
     """The work of :class:`ModelElasticMaker`, callable without jobflow."""
-    from softbench.models.evaluate import load_predictor
+    from softbench.makers.relax import CalculatorUnavailable, load_calculator
 
     opts = {**ModelElasticMaker().options(), **(options or {})}
     scan = [float(m) for m in opts.pop("strain_scan", None) or ()]
@@ -143,18 +143,10 @@ def predict_elastic(
         return doc.with_failure(f"reference unusable: {ref.reason or 'no structure'}")
     structure = standard_cell(ref.structure) if opts["standardize"] else ref.structure
     doc.n_atoms = len(structure)
-    if not spec.package_installed():
-        return doc.with_failure(
-            f"elastic runs {spec.name}'s ASE calculator in this interpreter, but its "
-            f"package {spec.package!r} is missing: run this job in the "
-            f"{spec.environment!r} environment",
-        )
     start = time.perf_counter()
     try:
-        predictor = load_predictor(spec, device)
-        predictor.check_elements(structure, where=ref.material_id)
-        calc = predictor.calculator()
-    except (ModelError, NotImplementedError) as exc:
+        predictor, calc = load_calculator(spec, device, [structure], ref.material_id, "elastic")
+    except CalculatorUnavailable as exc:
         return doc.with_failure(str(exc))
     doc.model = spec.safe_provenance()
     doc.device = predictor.device

@@ -40,7 +40,7 @@ from jobflow import Maker, job
 
 from softbench.analysis.migration import barrier
 from softbench.ingest.base import ReferenceFormatError
-from softbench.models import ModelError, ModelRef, resolve_model
+from softbench.models import ModelRef, resolve_model
 from softbench.schemas.migration import (
     HopRelaxation,
     MigrationPredictionDocument,
@@ -225,7 +225,7 @@ def predict_migration(
     options: dict[str, Any] | None = None,
 ) -> MigrationPredictionDocument:
     """The work of :class:`ModelMigrationMaker`, callable without jobflow."""
-    from softbench.models.evaluate import load_predictor
+    from softbench.makers.relax import CalculatorUnavailable, load_calculator
 
     opts = {**ModelMigrationMaker().options(), **(options or {})}
     ref = MigrationReferenceDocument.coerce(reference)
@@ -245,20 +245,12 @@ def predict_migration(
     )
     if ref.state != "successful" or ref.host_structure is None or len(ref.end_points) != 2:
         return doc.with_failure(f"reference unusable: {ref.reason or 'no host or end points'}")
-    if not spec.package_installed():
-        return doc.with_failure(
-            f"migration runs {spec.name}'s ASE calculator in this interpreter, but its "
-            f"package {spec.package!r} is missing: run this job in the "
-            f"{spec.environment!r} environment",
-        )
     start = time.perf_counter()
+    first = ref.host_structure.copy()
+    first.insert(0, ref.working_ion, ref.end_points[0])
     try:
-        predictor = load_predictor(spec, device)
-        first = ref.host_structure.copy()
-        first.insert(0, ref.working_ion, ref.end_points[0])
-        predictor.check_elements(first, where=ref.material_id)
-        calc = predictor.calculator()
-    except (ModelError, NotImplementedError) as exc:
+        predictor, calc = load_calculator(spec, device, [first], ref.material_id, "migration")
+    except CalculatorUnavailable as exc:
         return doc.with_failure(str(exc))
     doc.model = spec.safe_provenance()
     doc.device = predictor.device

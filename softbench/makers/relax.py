@@ -9,6 +9,7 @@ built here and kept.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,37 @@ class Relaxation:
     converged: bool
     steps: int
     fmax_final: float  # eV/Å, on atoms and (with a cell filter) cell degrees of freedom
+
+
+class CalculatorUnavailable(RuntimeError):
+    """The model cannot give an ASE calculator here (missing package, element, ...)."""
+
+
+def load_calculator(
+    spec: Any, device: str | None, structures: Sequence[Any], where: str, task: str
+) -> tuple[Any, Any]:
+    """(predictor, ASE calculator) of a model for relaxations in this interpreter.
+
+    Relaxations need the model's package here (no worker round trip per step): a
+    missing package, an element the model lacks or a model without an ASE calculator
+    raises :class:`CalculatorUnavailable` with the reason, which makers record as the
+    failure of that material.
+    """
+    from softbench.models.errors import ModelError
+    from softbench.models.evaluate import load_predictor
+
+    if not spec.package_installed():
+        raise CalculatorUnavailable(
+            f"{task} runs {spec.name}'s ASE calculator in this interpreter, but its package "
+            f"{spec.package!r} is missing: run this job in the {spec.environment!r} environment"
+        )
+    try:
+        predictor = load_predictor(spec, device)
+        for structure in structures:
+            predictor.check_elements(structure, where=where)
+        return predictor, predictor.calculator()
+    except (ModelError, NotImplementedError) as exc:
+        raise CalculatorUnavailable(str(exc)) from exc
 
 
 def relax_atoms(

@@ -24,7 +24,7 @@ from jobflow import Maker, job
 from pymatgen.core import Lattice, Structure
 
 from softbench.ingest.base import ReferenceFormatError
-from softbench.models import ModelError, ModelRef, resolve_model
+from softbench.models import ModelRef, resolve_model
 from softbench.schemas.parity import RelaxedEnergy
 from softbench.schemas.solid_solution import (
     OrderingEnergy,
@@ -239,7 +239,7 @@ def predict_solid_solution(
     options: dict[str, Any] | None = None,
 ) -> SolidSolutionPredictionDocument:
     """The work of :class:`SolidSolutionMaker`, callable without jobflow."""
-    from softbench.models.evaluate import load_predictor
+    from softbench.makers.relax import CalculatorUnavailable, load_calculator
 
     opts = {**SolidSolutionMaker().options(), **(options or {})}
     sset = SolidSolutionSet.coerce(system)
@@ -253,18 +253,12 @@ def predict_solid_solution(
         host=sset.host,
         guest=sset.guest,
     )
-    if not spec.package_installed():
-        return doc.with_failure(
-            f"solid-solution runs {spec.name}'s ASE calculator here, but its package "
-            f"{spec.package!r} is missing: run this job in the {spec.environment!r} environment"
-        )
     start = time.perf_counter()
     try:
-        predictor = load_predictor(spec, device)
-        for o in sset.orderings:
-            predictor.check_elements(o.structure, where=sset.material_id)
-        calc = predictor.calculator()
-    except (ModelError, NotImplementedError) as exc:
+        predictor, calc = load_calculator(
+            spec, device, [o.structure for o in sset.orderings], sset.material_id, "solid-solution"
+        )
+    except CalculatorUnavailable as exc:
         return doc.with_failure(str(exc))
     doc.model, doc.device = spec.safe_provenance(), predictor.device
     reason = compute_orderings(sset, doc, calc, opts["fmax"], opts["steps"], opts["fix_symmetry"])

@@ -32,7 +32,7 @@ from softbench.analysis.surfaces import (
     surface_energy,
     to_j_per_m2,
 )
-from softbench.models import ModelError, ModelRef, resolve_model
+from softbench.models import ModelRef, resolve_model
 from softbench.schemas.elastic import RelaxationRecord
 from softbench.schemas.surfaces import (
     SurfacePredictionDocument,
@@ -235,7 +235,7 @@ def predict_surfaces(
 ) -> SurfacePredictionDocument:
     """The work of :class:`ModelSurfaceMaker`, callable without jobflow."""
     from softbench.makers.elastic import relax
-    from softbench.models.evaluate import load_predictor
+    from softbench.makers.relax import CalculatorUnavailable, load_calculator
 
     opts = {**ModelSurfaceMaker().options(), **(options or {})}
     spec = resolve_model(model)
@@ -252,18 +252,10 @@ def predict_surfaces(
         check_bulk(structure, material_id)
     except SurfaceInputError as exc:
         return doc.with_failure(str(exc))
-    if not spec.package_installed():
-        return doc.with_failure(
-            f"surfaces run {spec.name}'s ASE calculator in this interpreter, but its "
-            f"package {spec.package!r} is missing: run this job in the "
-            f"{spec.environment!r} environment",
-        )
     start = time.perf_counter()
     try:
-        predictor = load_predictor(spec, device)
-        predictor.check_elements(structure, where=material_id)
-        calc = predictor.calculator()
-    except (ModelError, NotImplementedError) as exc:
+        predictor, calc = load_calculator(spec, device, [structure], material_id, "surfaces")
+    except CalculatorUnavailable as exc:
         return doc.with_failure(str(exc))
     doc.model = spec.safe_provenance()
     doc.device = predictor.device
