@@ -324,3 +324,45 @@ def test_cost_estimate_warns_for_large_cells(capsys):
     _warn_cp2k_cost({"si8": si8, "si64": big}, Cp2kSettings(), 10)
     err = capsys.readouterr().err
     assert "si64 (64 atoms, 256 valence electrons" in err and "si8" not in err
+
+
+@needs_cp2k
+def test_real_cp2k_phonons_reach_the_phonon_builder(stores, tmp_path, monkeypatch):
+    """CP2K finite displacements -> phonons-fixed reference -> model job -> phonon docs."""
+    from softbench.makers.cp2k.phonons import cp2k_phonon_reference
+    from softbench.models import get_models
+    from softbench.run import build_all, run_flow
+    from softbench.testing.calculators import register_springs
+    from softbench.workflows.phonons import cp2k_phonon_flow
+
+    settings = Cp2kSettings(cutoff_ry=300, rel_cutoff_ry=40, kspacing=0.5)
+    si = Structure.from_spacegroup("Fd-3m", Lattice.cubic(5.43), ["Si"], [[0, 0, 0]])
+    monkeypatch.chdir(tmp_path)  # CP2K takes at most 80 characters of run-folder path
+    doc = cp2k_phonon_reference(si, "Si", settings, min_length=3.0)
+    assert doc.state == "successful", doc.reason
+    assert doc.reference == settings.label() and doc.task == "phonons-fixed"
+    assert len(doc.configurations) == 1  # diamond: one symmetry-distinct displacement
+    (disp,) = doc.configurations
+    assert len(disp.structure) == 2  # the primitive cell (3.84 Å >= 3 Å)
+    np.testing.assert_allclose(disp.forces.sum(axis=0), 0, atol=5e-3)
+    assert np.abs(disp.forces).max() > 0.01  # 0.01 Å displacement: real restoring force
+
+    model = register_springs(1.0)
+    flow = cp2k_phonon_flow({"Si": si}, get_models(model), settings, ["fixed"], 3.0)
+    run_flow(flow, stores, root_dir=tmp_path / "run", create_folders=True, log=False)
+    build_all(stores, task="phonons-fixed")
+    (ph,) = list(stores.collection("phonons").query({"material_id": "Si"}))
+    assert ph["reference"] == settings.label() and ph["model"] == model
+    assert ph["dft_max_freq_thz"] > 5  # Si's Γ optical mode (15.5 THz measured)
+
+
+def test_cli_phonons_structures_need_dft_cp2k(capsys, tmp_path):
+    from softbench.cli import main
+
+    si = tmp_path / "Si.cif"
+    Structure.from_spacegroup("Fd-3m", Lattice.cubic(5.43), ["Si"], [[0, 0, 0]]).to(
+        filename=str(si)
+    )
+    argv = ["run", "phonons", "--structures", str(si), "--models", "chgnet-0.3.0"]
+    assert main([*argv, "--store", "memory"]) == 2
+    assert "--structures and --dft cp2k go together" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import sys
 from softbench.cli.argtypes import positive_float, positive_int
 from softbench.cli.common import (
     TaskFlow,
+    UsageError,
     add_materials,
     add_run_options,
     open_cli_stores,
@@ -24,11 +25,31 @@ def register(sub: argparse._SubParsersAction) -> None:
         "mode (the paper's protocol): relax the primitive cell with the model to fmax, "
         "then displace with the DFT supercell matrix and displacements.",
     )
-    parser.add_argument(
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
         "--reference",
-        required=True,
         help="directory of <material_id>/phonopy.yaml[.xz] with displacement forces, "
         "or one such yaml",
+    )
+    source.add_argument(
+        "--structures",
+        help="with --dft cp2k: structure file, folder or data set whose DFT phonons CP2K "
+        "computes (finite displacements of the input cell, no relaxation)",
+    )
+    parser.add_argument(
+        "--dft",
+        choices=("cp2k",),
+        default=None,
+        help="DFT code for --structures (cp2k; VASP phonons: softbench.makers.vasp.phonons)",
+    )
+    parser.add_argument(
+        "--min-length",
+        type=positive_float,
+        default=10.0,
+        help="--dft cp2k: supercell edges of at least this many Å (default 10)",
+    )
+    parser.add_argument(
+        "--work-dir", default="softbench-runs", help="--dft cp2k: folder for the CP2K job folders"
     )
     add_materials(parser)
     parser.add_argument(
@@ -52,6 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def plan(args: argparse.Namespace) -> TaskFlow:
     """Ingest (or reuse) references, run model jobs, build and print the results."""
+    if args.structures is not None or args.dft is not None:
+        return _cp2k_plan(args)
     from softbench.ingest import (
         check_readable,
         default_label,
@@ -114,7 +137,62 @@ def plan(args: argparse.Namespace) -> TaskFlow:
     return TaskFlow(flow, stores, [PHONON_TASKS[m] for m in modes], message, report)
 
 
-run = run_task_flow(plan)
+def _cp2k_plan(args: argparse.Namespace) -> TaskFlow:
+    """CP2K phonons of input structures, then the model jobs on them."""
+    from softbench.ingest.structures import read_structures
+    from softbench.makers.cp2k.high_energy import cp2k_problem
+    from softbench.makers.cp2k.settings import Cp2kSettings
+    from softbench.models import get_models
+    from softbench.query import fetch, render
+    from softbench.schemas.phonons import PHONON_TASKS
+    from softbench.workflows.phonons import MODES, cp2k_phonon_flow
+
+    if args.structures is None or args.dft != "cp2k":
+        raise UsageError("--structures and --dft cp2k go together (DFT phonons computed here)")
+    problem = cp2k_problem()
+    if problem:
+        raise UsageError(problem)
+    models = get_models(args.models)
+    structures = read_structures(args.structures, args.materials)
+    settings = Cp2kSettings()
+    modes = list(MODES) if args.mode == "both" else [args.mode]
+    stores = open_cli_stores(args)
+    flow = cp2k_phonon_flow(structures, models, settings, modes, args.min_length, args.device)
+    label = settings.label()
+    message = (
+        f"softbench: CP2K phonons ({label}, supercells >= {args.min_length:g} Å) of "
+        f"{len(structures)} material(s), then {len(models)} model(s), mode(s) "
+        f"{', '.join(modes)}; running {len(flow.jobs)} job(s) in {args.work_dir} on store "
+        f"{stores.spec} (the CP2K references are computed again on a rerun)"
+    )
+    names = ",".join(m.name for m in models)
+
+    def report() -> None:
+        docs = fetch(stores, "phonons", model=names, material=",".join(structures), reference=label)
+        print(render([d for d in docs if d["mode"] in modes], "phonons"))
+        _report_problems(docs)
+
+    tasks = [PHONON_TASKS[m] for m in modes]
+    return TaskFlow(flow, stores, tasks, message, report, details=args.work_dir)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the plan here; CP2K jobs get their own folders under --work-dir."""
+    task_flow = plan(args)
+    if task_flow.details is None:
+        return run_task_flow(lambda _: task_flow)(args)
+    from pathlib import Path
+
+    from softbench.cli.common import run_and_build
+    from softbench.run import run_flow
+
+    print(task_flow.plan, file=sys.stderr)
+    work = Path(task_flow.details).expanduser().resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    run_flow(task_flow.flow, task_flow.stores, root_dir=work, create_folders=True)
+    if run_and_build(type(task_flow.flow)([]), task_flow.stores, args.no_build, task_flow.tasks):
+        task_flow.report()
+    return 0
 
 
 def _report_problems(docs: list[dict]) -> None:

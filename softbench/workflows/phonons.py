@@ -110,3 +110,31 @@ def existing_phonon_work(
     done = {("fixed", mid, m) for mid, m in existing_predictions(jobs, reference_uuids, models)}
     relaxed = existing_predictions(jobs, reference_uuids, models, doc_type=PHONON_RELAXED)
     return done | {("relaxed", mid, m) for mid, m in relaxed}
+
+
+def cp2k_phonon_flow(
+    structures: dict[str, Any],
+    models: Sequence[ModelSpec],
+    settings: Any,
+    modes: Sequence[str] = MODES,
+    min_length: float = 10.0,
+    device: str | None = None,
+) -> Flow:
+    """Per material: CP2K phonons (:mod:`softbench.makers.cp2k.phonons`), then model jobs."""
+    from softbench.makers.cp2k.phonons import Cp2kPhononReferenceMaker
+
+    task = PHONON_TASKS["fixed"]
+    jobs: list[Job | Flow] = []
+    for mid, structure in structures.items():
+        maker = Cp2kPhononReferenceMaker(
+            name=f"cp2k phonons {mid}", settings=settings, min_length=min_length
+        )
+        ref = maker.make(structure, mid)
+        ref.update_config({"manager_config": {"_category": "default"}})
+        jobs.append(ref)
+        for spec in models:
+            if "fixed" in modes:
+                jobs.append(model_job(spec, ref.output, ref.uuid, mid, device, task))
+            if "relaxed" in modes:
+                jobs.append(relaxed_job(spec, ref.output, ref.uuid, mid, device))
+    return Flow(jobs, name="softbench phonons (CP2K)")

@@ -148,7 +148,7 @@ class Cp2kRunner:
             self.close()  # one CP2K shell at a time: the cores are few
             self.directory.mkdir(parents=True, exist_ok=True)
             self._count += 1
-            label = str(self.directory / f"cp2k-{self._count}")
+            label = _project_label(self.directory / f"cp2k-{self._count}")
             self._calcs[key] = CP2K(
                 command=self.command,
                 label=label,
@@ -194,6 +194,20 @@ class Cp2kRunner:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+MAX_PROJECT = 80  # characters CP2K accepts for GLOBAL/PROJECT (ASE puts the label there)
+
+
+def _project_label(path: Path) -> str:
+    """The calculator label: relative to the working directory where that is shorter."""
+    label = min(str(path), os.path.relpath(path), key=len)
+    if len(label) > MAX_PROJECT:
+        raise Cp2kError(
+            f"CP2K run folder path {label} is longer than the {MAX_PROJECT} characters CP2K "
+            "accepts as a project name: run from (or in) a folder with a shorter path"
+        )
+    return label
 
 
 def _count_not_converged(out: Path) -> int:
