@@ -41,7 +41,7 @@ def main() -> None:
         harmonic_forces,
     )
     from softbench.analysis.softening import softening_scale
-    from softbench.makers.cp2k.high_energy import Cp2kRunner, cp2k_problem
+    from softbench.makers.cp2k.runner import Cp2kRunner, cp2k_problem
     from softbench.makers.cp2k.settings import Cp2kSettings
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

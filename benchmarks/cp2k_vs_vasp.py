@@ -34,7 +34,8 @@ from phonopy.structure.atoms import PhonopyAtoms
 from pymatgen.io.ase import AseAtomsAdaptor
 from pymatgen.io.phonopy import get_pmg_structure
 
-from softbench.makers.cp2k.high_energy import Cp2kRunner, cp2k_problem, validate_elements
+from softbench.makers.cp2k.high_energy import validate_elements
+from softbench.makers.cp2k.runner import Cp2kRunner, cp2k_problem
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.models import get_models
 from softbench.models.evaluate import evaluate

@@ -30,7 +30,7 @@ def main() -> int:
 
     from softbench.analysis.surfaces import surface_energy, to_j_per_m2
     from softbench.builders.pairing import load_output
-    from softbench.makers.cp2k.high_energy import Cp2kRunner
+    from softbench.makers.cp2k.runner import Cp2kRunner
     from softbench.makers.cp2k.settings import Cp2kSettings
     from softbench.makers.cp2k.surfaces import slab_kpoints
     from softbench.schemas.surfaces import SURFACE_REFERENCE, SurfaceReferenceDocument

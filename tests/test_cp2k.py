@@ -89,8 +89,9 @@ def test_settings_label_kpoints_and_input():
 
 
 def test_unvetted_element_and_missing_cp2k_are_refused(monkeypatch, tmp_path):
-    from softbench.makers.cp2k import high_energy
-    from softbench.makers.cp2k.high_energy import cp2k_problem, cp2k_reference
+    from softbench.makers.cp2k import runner
+    from softbench.makers.cp2k.high_energy import cp2k_reference
+    from softbench.makers.cp2k.runner import cp2k_problem
 
     xe = Structure(Lattice.cubic(4.0), ["Xe", "Si"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     doc = cp2k_reference(_frames([xe]), "XeSi", directory=tmp_path)
@@ -98,7 +99,7 @@ def test_unvetted_element_and_missing_cp2k_are_refused(monkeypatch, tmp_path):
     assert "no vetted CP2K pseudopotential/basis for Xe" in doc.reason
     assert doc.reference == Cp2kSettings().label()
 
-    monkeypatch.setattr(high_energy, "CP2K_EXECUTABLE", "no-such-cp2k.psmp")
+    monkeypatch.setattr(runner, "CP2K_EXECUTABLE", "no-such-cp2k.psmp")
     problem = cp2k_problem()
     assert "apt-get install cp2k" in problem and "conda-forge" in problem
     assert "module load" in problem and "\n" not in problem
@@ -107,7 +108,7 @@ def test_unvetted_element_and_missing_cp2k_are_refused(monkeypatch, tmp_path):
     monkeypatch.setenv("SOFTBENCH_CP2K_RANKS", "0")
     assert "SOFTBENCH_CP2K_RANKS" in cp2k_problem()
     monkeypatch.setenv("SOFTBENCH_CP2K_RANKS", "1")
-    assert high_energy.cp2k_command() == "no-such-cp2k.psmp -s"
+    assert runner.cp2k_command() == "no-such-cp2k.psmp -s"
 
 
 def test_validation_cell_is_small_and_distorted():
@@ -138,7 +139,7 @@ class _Springs:
         monkeypatch.setattr(module.Cp2kRunner, "compute", compute)
 
     def compute(self, atoms, kpoints, eps_scf=None, stress=True):
-        from softbench.makers.cp2k.high_energy import Cp2kResult
+        from softbench.makers.cp2k.runner import Cp2kResult
 
         self.calls += 1
         frac = atoms.get_scaled_positions(wrap=False)
@@ -216,7 +217,7 @@ def test_real_cp2k_validation_refuses_a_broken_pseudopotential(tmp_path):
 
 @needs_cp2k
 def test_real_cp2k_unconverged_scf_is_detected(tmp_path):
-    from softbench.makers.cp2k.high_energy import Cp2kRunner
+    from softbench.makers.cp2k.runner import Cp2kRunner
 
     atoms = __import__("pymatgen.io.ase", fromlist=["AseAtomsAdaptor"]).AseAtomsAdaptor.get_atoms(
         _si2()
@@ -287,9 +288,9 @@ def test_vasp_and_cp2k_references_never_mix(stores, shared, tmp_path, monkeypatc
 
 def test_cli_dft_cp2k_says_how_to_install(monkeypatch, shared, capsys, tmp_path):
     from softbench.cli import main
-    from softbench.makers.cp2k import high_energy
+    from softbench.makers.cp2k import runner
 
-    monkeypatch.setattr(high_energy, "CP2K_EXECUTABLE", "no-such-cp2k.psmp")
+    monkeypatch.setattr(runner, "CP2K_EXECUTABLE", "no-such-cp2k.psmp")
     argv = ["run", "high-energy", "--structures", str(shared / GAN / "CONTCAR.gz")]
     argv += [
         "--store",
@@ -313,7 +314,7 @@ def test_cli_dft_cp2k_says_how_to_install(monkeypatch, shared, capsys, tmp_path)
 
 def test_cost_estimate_warns_for_large_cells(capsys):
     from softbench.cli.high_energy import _warn_cp2k_cost
-    from softbench.makers.cp2k.high_energy import WARN_SECONDS, estimated_seconds
+    from softbench.makers.cp2k.runner import WARN_SECONDS, estimated_seconds
 
     si8 = Structure(Lattice.cubic(5.43), ["Si"] * 8, np.random.default_rng(0).random((8, 3)))
     small = estimated_seconds(si8, Cp2kSettings(), 4, 2)

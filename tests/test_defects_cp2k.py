@@ -8,7 +8,7 @@ import pytest
 
 import softbench.makers.cp2k.defects as cp2k_defects
 from softbench.ingest.elements import element_structure
-from softbench.makers.cp2k.high_energy import Cp2kResult
+from softbench.makers.cp2k.runner import Cp2kResult
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.makers.defects import defect_set
 from softbench.testing.calculators import BrokenBonds

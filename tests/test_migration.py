@@ -238,7 +238,7 @@ def test_cp2k_path_runs_the_same_protocol(monkeypatch, tmp_path):
     and the reference document; CP2K's own numbers are checked in test_cp2k.py.
     """
     from softbench.makers.cp2k import migration as cp2k_migration
-    from softbench.makers.cp2k.high_energy import Cp2kResult
+    from softbench.makers.cp2k.runner import Cp2kResult
     from softbench.testing.calculators import CosinePath
 
     terms = [(0.3, D)]

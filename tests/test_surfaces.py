@@ -293,7 +293,7 @@ class _EmtRunner:
     def compute(self, atoms, kpoints, eps_scf=None, stress=True):
         from ase.calculators.emt import EMT
 
-        from softbench.makers.cp2k.high_energy import Cp2kResult
+        from softbench.makers.cp2k.runner import Cp2kResult
 
         self.calls += 1
         atoms = atoms.copy()

@@ -104,7 +104,7 @@ def bulk_structures(value: str, materials: list[str] | None) -> dict[str, Any]:
 def dft_plan(args: argparse.Namespace, default_label: str) -> tuple[str | None, str, Any]:
     """(DFT code to run or None, reference label, CP2K settings or None); warns on skips."""
     if args.dft == "cp2k":
-        from softbench.makers.cp2k.high_energy import cp2k_problem
+        from softbench.makers.cp2k.runner import cp2k_problem
         from softbench.makers.cp2k.settings import Cp2kSettings
 
         settings = Cp2kSettings()

@@ -243,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _warn_cp2k_cost(structures: dict[str, Any], settings: Any, n_frames: int) -> None:
     """One warning line per material whose CP2K estimate exceeds an hour."""
-    from softbench.makers.cp2k.high_energy import WARN_SECONDS, cp2k_ranks, estimated_seconds
+    from softbench.makers.cp2k.runner import WARN_SECONDS, cp2k_ranks, estimated_seconds
 
     ranks = cp2k_ranks()
     for mid, structure in structures.items():
@@ -280,7 +280,7 @@ def _eligible(args: argparse.Namespace, dft: bool) -> Any:
 def dft_problem(flow_plan: Any) -> str | None:
     """Why the planned CP2K or VASP jobs cannot run on this machine, or None."""
     if flow_plan.counts.get("cp2k statics"):
-        from softbench.makers.cp2k.high_energy import cp2k_problem
+        from softbench.makers.cp2k.runner import cp2k_problem
 
         problem = cp2k_problem()
         if problem:

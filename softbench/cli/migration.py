@@ -177,8 +177,8 @@ def dft_reference(args: argparse.Namespace) -> tuple[Any, str]:
         path = "chgcar" if args.chgcar else "linear"
         maker = VaspMigrationReferenceMaker(n_images=args.images, path=path)
         return maker.reference, args.label or VASP_LABEL
-    from softbench.makers.cp2k.high_energy import cp2k_problem
     from softbench.makers.cp2k.migration import Cp2kMigrationMaker
+    from softbench.makers.cp2k.runner import cp2k_problem
 
     problem = cp2k_problem()
     if problem:

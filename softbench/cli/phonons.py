@@ -140,7 +140,7 @@ def plan(args: argparse.Namespace) -> TaskFlow:
 def _cp2k_plan(args: argparse.Namespace) -> TaskFlow:
     """CP2K phonons of input structures, then the model jobs on them."""
     from softbench.ingest.structures import read_structures
-    from softbench.makers.cp2k.high_energy import cp2k_problem
+    from softbench.makers.cp2k.runner import cp2k_problem
     from softbench.makers.cp2k.settings import Cp2kSettings
     from softbench.models import get_models
     from softbench.query import fetch, render

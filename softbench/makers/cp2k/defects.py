@@ -20,12 +20,8 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 from jobflow import Maker, job
 
-from softbench.makers.cp2k.high_energy import (
-    Cp2kError,
-    Cp2kRunner,
-    cp2k_problem,
-    validate_elements,
-)
+from softbench.makers.cp2k.high_energy import validate_elements
+from softbench.makers.cp2k.runner import Cp2kError, Cp2kRunner, cp2k_problem
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.makers.defects import compute_defects
 from softbench.schemas.defects import DefectReferenceDocument, DefectSet

@@ -3,7 +3,7 @@
 :class:`Cp2kMigrationMaker` runs exactly the protocol of
 :func:`softbench.makers.migration.approx_neb` (host relax, end points, linear images
 with atomate2's ``fix_two_atoms``) with an ASE calculator that computes each step
-with the project's CP2K method (:class:`~softbench.makers.cp2k.high_energy.Cp2kRunner`:
+with the project's CP2K method (:class:`~softbench.makers.cp2k.runner.Cp2kRunner`:
 vetted kinds, k-points from the settings, one CP2K shell per input). The element set
 is validated first, as for the high-energy statics. The output is a
 :class:`MigrationReferenceDocument` labelled ``<CP2K label>-approxneb``.
@@ -21,7 +21,8 @@ from jobflow import Job, Maker, job
 from pymatgen.core import Structure
 
 from softbench.ingest.migration import reference_document
-from softbench.makers.cp2k.high_energy import Cp2kError, Cp2kRunner, validate_elements
+from softbench.makers.cp2k.high_energy import validate_elements
+from softbench.makers.cp2k.runner import Cp2kError, Cp2kRunner
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.schemas.migration import MigrationPredictionDocument, MigrationReferenceDocument
 from softbench.schemas.provenance import ModelProvenance

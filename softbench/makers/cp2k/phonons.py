@@ -22,7 +22,8 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from softbench.analysis.phonons import phonopy_metadata
 from softbench.ingest.base import finalize
-from softbench.makers.cp2k.high_energy import Cp2kError, Cp2kRunner, validate_elements
+from softbench.makers.cp2k.high_energy import validate_elements
+from softbench.makers.cp2k.runner import Cp2kError, Cp2kRunner
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.makers.phonons import PHONOPY_KEY
 from softbench.schemas.configuration import ARRAYS_KEY, Configuration

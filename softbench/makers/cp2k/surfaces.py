@@ -23,7 +23,8 @@ from jobflow import Maker, job
 from pymatgen.core import Structure
 
 from softbench.analysis.surfaces import SlabSpec, SurfaceInputError, check_bulk
-from softbench.makers.cp2k.high_energy import Cp2kRunner, cp2k_problem, validate_elements
+from softbench.makers.cp2k.high_energy import validate_elements
+from softbench.makers.cp2k.runner import Cp2kRunner, cp2k_problem
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.makers.surfaces import compute_surfaces, input_key
 from softbench.schemas.elastic import RelaxationRecord
