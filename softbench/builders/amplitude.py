@@ -31,7 +31,7 @@ from softbench.analysis.amplitude import (
 from softbench.analysis.phonons import build_phonopy, n_displacements
 from softbench.analysis.softening import DEFAULT_BOOTSTRAP
 from softbench.builders.base import GroupSummaryBuilder, PairBuilder
-from softbench.builders.pairing import index, newest
+from softbench.builders.pairing import predictions_with_references
 from softbench.makers.phonons import PHONOPY_KEY
 from softbench.schemas.amplitude import (
     AMPLITUDE,
@@ -82,18 +82,14 @@ class AmplitudeBuilder(PairBuilder):
 
         Else (that reference is gone) the newest phonon reference of its material and label.
         """
-        refs = list(index(self.jobs, REFERENCE, task=REFERENCE_TASK))
-        known = {r.uuid for r in refs}
-        newest_ref = newest(refs, lambda r: (r.material_id, r.reference))
-        preds = newest(
-            index(self.jobs, AMPLITUDE_PREDICTION),
+        pairs = predictions_with_references(
+            self.jobs,
+            AMPLITUDE_PREDICTION,
             lambda p: amplitude_key(p.material_id, str(p.model), p.reference),
+            REFERENCE,
+            task=REFERENCE_TASK,
         )
-        for key, pred in preds.items():
-            ref_uuid = pred.reference_uuid
-            if ref_uuid not in known:
-                ref = newest_ref.get((pred.material_id, pred.reference))
-                ref_uuid = ref.uuid if ref else None
+        for key, (pred, ref_uuid) in pairs.items():
             yield {"key": key, "prediction_uuid": pred.uuid, "reference_uuid": ref_uuid}
 
     def documents(self, reference: Any, items: list[dict[str, Any]]) -> list[BaseModel]:

@@ -23,7 +23,7 @@ from softbench.analysis.elastic import (
     ratio,
 )
 from softbench.builders.base import GroupSummaryBuilder, PairBuilder
-from softbench.builders.pairing import index, newest
+from softbench.builders.pairing import predictions_with_references
 from softbench.schemas.base import ELASTIC_PREDICTION, ELASTIC_REFERENCE
 from softbench.schemas.elastic import (
     ELASTIC,
@@ -55,18 +55,13 @@ class ElasticBuilder(PairBuilder):
 
         Else (that reference is gone) the newest reference of its material and label.
         """
-        refs = list(index(self.jobs, ELASTIC_REFERENCE))
-        known = {r.uuid for r in refs}
-        newest_ref = newest(refs, lambda r: (r.material_id, r.reference))
-        preds = newest(
-            index(self.jobs, ELASTIC_PREDICTION),
+        pairs = predictions_with_references(
+            self.jobs,
+            ELASTIC_PREDICTION,
             lambda p: elastic_key(p.material_id, str(p.model), p.reference),
+            ELASTIC_REFERENCE,
         )
-        for key, pred in preds.items():
-            ref_uuid = pred.reference_uuid
-            if ref_uuid not in known:
-                ref = newest_ref.get((pred.material_id, pred.reference))
-                ref_uuid = ref.uuid if ref else None
+        for key, (pred, ref_uuid) in pairs.items():
             yield {"key": key, "prediction_uuid": pred.uuid, "reference_uuid": ref_uuid}
 
     def document(self, reference: Any, item: dict[str, Any]) -> BaseModel:

@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from softbench.builders.base import GroupSummaryBuilder, PairBuilder
-from softbench.builders.pairing import index, newest
+from softbench.builders.pairing import predictions_with_references
 from softbench.schemas.parity import LabelledParityDocument, ParitySummaryDocument, labelled_key
 
 
@@ -52,18 +52,13 @@ class LabelledPairBuilder(PairBuilder):
 
     def pairs(self) -> Iterator[dict[str, Any]]:
         """Newest model document per (material, model, label) with its DFT document or None."""
-        refs = list(index(self.jobs, self.reference_type))
-        known = {r.uuid for r in refs}
-        newest_ref = newest(refs, lambda r: (r.material_id, r.reference))
-        preds = newest(
-            index(self.jobs, self.prediction_type),
+        pairs = predictions_with_references(
+            self.jobs,
+            self.prediction_type,
             lambda p: f"{self.task}|{p.material_id}|{p.model}|{p.reference}",
+            self.reference_type,
         )
-        for key, pred in preds.items():
-            ref_uuid = pred.reference_uuid
-            if ref_uuid not in known:
-                ref = newest_ref.get((pred.material_id, pred.reference))
-                ref_uuid = ref.uuid if ref else None
+        for key, (pred, ref_uuid) in pairs.items():
             yield {"key": key, "prediction_uuid": pred.uuid, "reference_uuid": ref_uuid}
 
     def built(self) -> dict[str, tuple[Any, Any, Any]]:

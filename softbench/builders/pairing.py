@@ -112,6 +112,31 @@ def newest_predictions(
     return newest(preds, lambda p: (p.task, p.material_id, p.reference, str(p.model)))
 
 
+def predictions_with_references(
+    jobs: JobStore,
+    prediction_type: str,
+    key: Callable[[DocRef], Hashable],
+    reference_type: str,
+    **reference_criteria: Any,
+) -> dict[Any, tuple[DocRef, str | None]]:
+    """Newest prediction per ``key`` and the uuid of the reference to pair it with.
+
+    That is the reference the prediction was computed from; where that one is gone,
+    the newest reference of the same material and label (None if there is none).
+    """
+    refs = list(index(jobs, reference_type, **reference_criteria))
+    known = {r.uuid for r in refs}
+    newest_ref = newest(refs, lambda r: (r.material_id, r.reference))
+    out: dict[Any, tuple[DocRef, str | None]] = {}
+    for k, pred in newest(index(jobs, prediction_type), key).items():
+        ref_uuid = pred.reference_uuid
+        if ref_uuid not in known:
+            ref = newest_ref.get((pred.material_id, pred.reference))
+            ref_uuid = ref.uuid if ref else None
+        out[k] = (pred, ref_uuid)
+    return out
+
+
 def load_output(jobs: JobStore, uuid: str) -> dict[str, Any]:
     """A job's output with its arrays loaded from the data store."""
     outputs = load_outputs(jobs, [uuid])

@@ -18,7 +18,7 @@ from maggma.core import Store
 from pydantic import BaseModel
 
 from softbench.builders.base import GroupSummaryBuilder, PairBuilder
-from softbench.builders.pairing import index, newest
+from softbench.builders.pairing import predictions_with_references
 from softbench.schemas.surfaces import (
     NO_DFT,
     SURFACE_PREDICTION,
@@ -51,20 +51,14 @@ class SurfaceBuilder(PairBuilder):
 
     def pairs(self) -> Iterator[dict[str, Any]]:
         """Per newest prediction: one item per facet of the prediction or its reference."""
-        refs = list(index(self.jobs, SURFACE_REFERENCE))
-        known = {r.uuid for r in refs}
-        newest_ref = newest(refs, lambda r: (r.material_id, r.reference))
-        preds = newest(
-            index(self.jobs, SURFACE_PREDICTION),
+        pairs = predictions_with_references(
+            self.jobs,
+            SURFACE_PREDICTION,
             lambda p: (p.material_id, str(p.model), p.reference),
+            SURFACE_REFERENCE,
         )
-        chosen: dict[str, str | None] = {}
-        for pred in preds.values():
-            ref_uuid = pred.reference_uuid
-            if ref_uuid not in known:
-                ref = newest_ref.get((pred.material_id, pred.reference))
-                ref_uuid = ref.uuid if ref else None
-            chosen[pred.uuid] = ref_uuid
+        preds = {k: pred for k, (pred, _) in pairs.items()}
+        chosen = {pred.uuid: ref_uuid for pred, ref_uuid in pairs.values()}
         facets = self.facets([*chosen, *(r for r in chosen.values() if r)])
         for (mid, model, label), pred in preds.items():
             ref_uuid = chosen[pred.uuid]
