@@ -3,9 +3,9 @@
 :class:`Cp2kDefectMaker` validates the element set (as every CP2K job does, see
 :func:`~softbench.makers.cp2k.high_energy.validate_elements`), then runs
 :func:`~softbench.makers.defects.compute_defects` (the same relaxations, the same
-geometry rules and formation-energy arithmetic as the models) with an ASE calculator
-that computes each geometry with CP2K (:class:`Cp2kCalculator`, k-points from the
-settings' spacing per cell). CP2K's energy zero (GTH valence) cancels in E_f, which
+geometry rules and formation-energy arithmetic as the models) with
+:class:`~softbench.makers.cp2k.calculator.Cp2kCalculator` (one CP2K run per geometry,
+k-points from the settings' spacing per cell). CP2K's energy zero (GTH valence) cancels in E_f, which
 conserves atoms. An unconverged SCF stops that relaxation (recorded as its reason).
 """
 
@@ -15,48 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from ase.calculators.calculator import Calculator, all_changes
-from ase.stress import full_3x3_to_voigt_6_stress
 from jobflow import Maker, job
 
+from softbench.makers.cp2k.calculator import Cp2kCalculator
 from softbench.makers.cp2k.high_energy import validate_elements
-from softbench.makers.cp2k.runner import Cp2kError, Cp2kRunner, cp2k_problem
+from softbench.makers.cp2k.runner import Cp2kRunner, cp2k_problem
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.makers.defects import compute_defects
 from softbench.schemas.defects import DefectReferenceDocument, DefectSet
 
 CP2K_FMAX = 0.02  # eV/Å: relaxation threshold of the CP2K side (each step is an SCF)
 CP2K_STEPS = 60
-
-
-class Cp2kCalculator(Calculator):
-    """Energy, forces and stress of each geometry from a :class:`Cp2kRunner`."""
-
-    implemented_properties = ["energy", "forces", "stress"]
-
-    def __init__(self, runner: Cp2kRunner, settings: Cp2kSettings, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.runner = runner
-        self.settings = settings
-        self.n_calls = 0
-
-    def calculate(
-        self, atoms: Any = None, properties: Any = None, system_changes: Any = all_changes
-    ) -> None:
-        """One CP2K run (stress always: cell relaxations need it with the forces)."""
-        super().calculate(atoms, properties, system_changes)
-        assert self.atoms is not None
-        kpoints = self.settings.kpoints(np.asarray(self.atoms.cell.array))
-        result = self.runner.compute(self.atoms, kpoints, stress=True)
-        self.n_calls += 1
-        if not result.converged:
-            raise Cp2kError("SCF did not converge")
-        self.results = {
-            "energy": result.energy,
-            "forces": result.forces,
-            "stress": full_3x3_to_voigt_6_stress(result.stress),
-        }
 
 
 @dataclass
@@ -105,7 +74,7 @@ def cp2k_defect_reference(
     if reason:
         return doc.with_failure(reason, state="unusable")
     with Cp2kRunner(settings, directory / "relax", ranks) as runner:
-        calc = Cp2kCalculator(runner, settings)
+        calc = Cp2kCalculator(runner)
         try:
             compute_defects(dset, doc, calc, fmax, steps)
         except Exception as exc:  # bulk or element relaxation failed: nothing to compare

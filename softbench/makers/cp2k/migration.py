@@ -15,47 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from ase.calculators.calculator import Calculator, all_changes
 from jobflow import Job, Maker, job
 from pymatgen.core import Structure
 
 from softbench.ingest.migration import reference_document
+from softbench.makers.cp2k.calculator import Cp2kCalculator
 from softbench.makers.cp2k.high_energy import validate_elements
-from softbench.makers.cp2k.runner import Cp2kError, Cp2kRunner
+from softbench.makers.cp2k.runner import Cp2kRunner
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.schemas.migration import MigrationPredictionDocument, MigrationReferenceDocument
 from softbench.schemas.provenance import ModelProvenance
-
-
-class Cp2kCalculator(Calculator):
-    """ASE calculator over a :class:`Cp2kRunner`: energy, forces and stress in one run.
-
-    Stress is always computed: the host relaxation needs it, and one input for every
-    step keeps one CP2K shell alive (another input would restart it).
-    """
-
-    implemented_properties = ["energy", "forces", "stress"]
-
-    def __init__(self, runner: Cp2kRunner, settings: Cp2kSettings, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.runner, self.settings = runner, settings
-
-    def calculate(
-        self, atoms: Any = None, properties: Any = None, system_changes: Any = all_changes
-    ) -> None:
-        """One CP2K run; an unconverged SCF raises (the relaxation fails with it)."""
-        super().calculate(atoms, properties, system_changes)
-        assert self.atoms is not None
-        kpoints = self.settings.kpoints(np.asarray(self.atoms.cell))
-        result = self.runner.compute(self.atoms, kpoints, stress=True)
-        if not result.converged:
-            raise Cp2kError("CP2K SCF not converged")
-        self.results = {"energy": result.energy, "forces": result.forces}
-        if result.stress is not None:
-            from ase.stress import full_3x3_to_voigt_6_stress
-
-            self.results["stress"] = full_3x3_to_voigt_6_stress(result.stress)
 
 
 @dataclass
@@ -123,7 +92,7 @@ def cp2k_migration_reference(
         "chgcar": maker.chgcar,
     }
     with Cp2kRunner(settings, directory / "path", maker.ranks) as runner:
-        approx_neb(path, doc.host_structure, Cp2kCalculator(runner, settings), opts)
+        approx_neb(path, doc.host_structure, Cp2kCalculator(runner), opts)
     if path.state != "successful":
         return doc.with_failure(f"CP2K ApproxNEB: {path.reason}", "unusable")
     doc.image_energies_ev = path.image_energies_ev

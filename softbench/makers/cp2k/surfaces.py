@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ase.calculators.calculator import Calculator, all_changes
 from jobflow import Maker, job
 from pymatgen.core import Structure
 
 from softbench.analysis.surfaces import SlabSpec, SurfaceInputError, check_bulk
+from softbench.makers.cp2k.calculator import Cp2kCalculator
 from softbench.makers.cp2k.high_energy import validate_elements
 from softbench.makers.cp2k.runner import Cp2kRunner, cp2k_problem
 from softbench.makers.cp2k.settings import Cp2kSettings
@@ -40,40 +40,6 @@ CP2K_SURFACE_OPTIONS: dict[str, Any] = {
     "slab_steps": 100,
     "bulk_steps": 50,
 }
-
-
-class RunnerCalculator(Calculator):
-    """An ASE calculator on a :class:`Cp2kRunner` with a fixed k-mesh (for optimisers)."""
-
-    implemented_properties = ["energy", "free_energy", "forces", "stress"]
-
-    def __init__(self, runner: Cp2kRunner, kpoints: tuple[int, int, int], stress: bool):
-        super().__init__()
-        self.runner, self.kpoints, self.with_stress = runner, kpoints, stress
-        self.scf_failures = 0
-        self.n_calls = 0
-
-    def calculate(
-        self, atoms: Any = None, properties: Any = ("energy",), system_changes: Any = all_changes
-    ) -> None:
-        """One CP2K energy+forces (+stress) run of ``atoms``."""
-        super().calculate(atoms, properties, system_changes)
-        assert self.atoms is not None  # set by Calculator.calculate
-        result = self.runner.compute(self.atoms, self.kpoints, stress=self.with_stress)
-        self.n_calls += 1
-        self.scf_failures += not result.converged
-        self.results = {
-            "energy": result.energy,
-            "free_energy": result.energy,
-            "forces": result.forces,
-        }
-        if result.stress is not None:
-            s = result.stress
-            self.results["stress"] = np.array(
-                [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]], float
-            )
-        else:  # not computed (fixed cell); only atomate2's trajectory observer asks for it
-            self.results["stress"] = np.full(6, np.nan)
 
 
 def slab_kpoints(settings: Cp2kSettings, cell: np.ndarray) -> tuple[int, int, int]:
@@ -97,7 +63,7 @@ def relax_with_cp2k(
     from softbench.makers.relax import relax_atoms
 
     atoms = AseAtomsAdaptor.get_atoms(structure)
-    calc = RunnerCalculator(runner, kpoints, stress=relax_cell)
+    calc = Cp2kCalculator(runner, kpoints, stress=relax_cell, strict=False)
     result = relax_atoms(atoms, calc, fmax, steps, relax_cell, fix_symmetry=relax_cell)
     energy = float(atoms.get_potential_energy())
     forces = np.asarray(atoms.get_forces(), float)
