@@ -61,11 +61,13 @@ def test_mp_elastic_maker_inputs(gan):
 
 def test_vasp_elastic_flow_with_double(gan, stores, tmp_path, monkeypatch):
     from softbench.builders.elastic import build_elastic
+    from softbench.makers.vasp.elastic import VaspElasticReferenceMaker
     from softbench.models import get_models
-    from softbench.workflows.elastic import vasp_elastic_flow
+    from softbench.workflows.elastic import dft_elastic_flow
 
     structure, bulk = gan
-    flow = vasp_elastic_flow({"GaN-test": structure}, get_models("ase:ase.calculators.emt.EMT"))
+    models = get_models("ase:ase.calculators.emt.EMT")
+    flow = dft_elastic_flow({"GaN-test": structure}, models, VaspElasticReferenceMaker())
     monkeypatch.chdir(tmp_path)
     with fake_vasp(monkeypatch, lambda _name: bulk) as double:
         run_flow(flow, stores, root_dir=tmp_path, create_folders=True, log=False)

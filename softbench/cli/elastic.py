@@ -10,6 +10,7 @@ from typing import Any
 from softbench.cli.argtypes import positive_float, positive_int
 from softbench.cli.common import (
     TaskFlow,
+    UsageError,
     add_materials,
     add_run_options,
     open_cli_stores,
@@ -56,7 +57,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"list of fractions in (0, {MAX_STRAIN_SCAN:g}] (e.g. 0.001,0.0025,0.005,0.01,0.02,0.03); "
         "the main result stays MP's protocol",
     )
-    add_run_options(parser, run, "recompute existing predictions")
+    parser.add_argument(
+        "--dft",
+        choices=("file", "vasp", "cp2k"),
+        default="file",
+        help="DFT reference: file (the --reference file's moduli, default), vasp (atomate2 "
+        "ElasticMaker, MP settings) or cp2k (the project's CP2K method, computed here on "
+        "the --reference file's structures; the file's moduli are printed beside it)",
+    )
+    parser.add_argument(
+        "--cp2k-kspacing",
+        type=positive_float,
+        default=None,
+        help="--dft cp2k: k-point spacing, 1/Å with 2π (default: the CP2K settings' 0.3; "
+        "another value is another reference label)",
+    )
+    add_run_options(parser, run, "recompute existing predictions (and computed references)")
     parser.set_defaults(plan=plan)
 
 
@@ -105,43 +121,87 @@ def select_items(
     n_sample: int | None,
     seed: int,
     max_atoms: int | None,
+    elements: set[str] | None = None,
 ) -> list[Any]:
-    """The materials to run: given ids, or a seeded sample (optionally size-filtered)."""
+    """The materials to run: given ids, or a seeded sample.
+
+    ``max_atoms`` and ``elements`` (only materials made of these, e.g. CP2K's vetted
+    ones) narrow what ``--sample`` draws from; ``max_atoms`` also filters given ids.
+    """
     from softbench.ingest import elastic as ingest
 
     items = ingest.discover(path, materials)
-    if max_atoms is not None:
+    if max_atoms is not None or (elements is not None and n_sample is not None):
         records = ingest.load(path)
-        items = [i for i in items if _n_sites(records[i.material_id]) <= max_atoms]
+        structures = {i.material_id: _structure(records[i.material_id]) for i in items}
+        if max_atoms is not None:
+            items = [i for i in items if len(structures[i.material_id]) <= max_atoms]
+        if elements is not None and n_sample is not None:
+            items = [
+                i
+                for i in items
+                if {e.symbol for e in structures[i.material_id].composition} <= elements
+            ]
+            if not items:
+                raise UsageError(f"no material in {path} has only the elements {sorted(elements)}")
     if n_sample is not None:
         items = ingest.sample(items, n_sample, seed)
     return items
 
 
-def _n_sites(record: dict[str, Any]) -> int:
+def _structure(record: dict[str, Any]) -> Any:
     from softbench.ingest.wbm import parse_structure
 
-    return len(parse_structure(record["structure"], "n_sites"))
+    return parse_structure(record["structure"], "structure")
 
 
 def plan(args: argparse.Namespace) -> TaskFlow:
-    """Ingest (or reuse) references, run the models, build and print the results."""
-    from softbench.ingest import default_label, known_dataset_settings
+    """Ingest, reuse or compute references, run the models, build and print the results."""
     from softbench.models import get_models
+
+    models = get_models(args.models)
+    path = reference_file(args.reference)
+    names = [m.name for m in models]
+    scan = list(args.strain_magnitudes)
+    options = {
+        "fmax": args.fmax,
+        "relax_deformed": not args.no_relax_deformed,
+        "strain_scan": tuple(scan),
+    }
+    stores = open_cli_stores(args)
+    if args.dft == "file":
+        flow, label, ids, message = _file_flow(args, path, models, stores, options)
+    else:
+        flow, label, ids, message = _dft_flow(args, path, models, stores, options)
+
+    def report() -> None:
+        print_results(stores, ids, names, label)
+        if args.dft != "file":
+            print_dft_check(stores, ids, label, path)
+        if scan:
+            print_strain_scan(stores, ids, names, label)
+
+    return TaskFlow(flow, stores, ["elastic"], message, report)
+
+
+def _file_flow(
+    args: argparse.Namespace, path: Path, models: list[Any], stores: Any, options: dict[str, Any]
+) -> tuple[Any, str, list[str], str]:
+    """Flow, label, material ids and plan text with the file's moduli as the reference."""
+    from softbench.ingest import default_label, known_dataset_settings
     from softbench.workflows.elastic import (
         elastic_flow,
         existing_elastic_predictions,
         reusable_elastic_references,
     )
 
-    models = get_models(args.models)
-    path = reference_file(args.reference)
+    if args.cp2k_kspacing is not None:
+        raise UsageError("--cp2k-kspacing needs --dft cp2k")
     items = select_items(path, args.materials, args.sample, args.seed, args.max_atoms)
     label = args.label or default_label(path, "elastic-json")
-    stores = open_cli_stores(args)
     reuse = reusable_elastic_references(stores.jobs, label, items)
     names = [m.name for m in models]
-    scan = list(args.strain_magnitudes)
+    scan = list(options["strain_scan"])
     skip = set() if args.rerun else existing_elastic_predictions(stores.jobs, reuse, names, scan)
     flow = elastic_flow(
         items,
@@ -151,25 +211,103 @@ def plan(args: argparse.Namespace) -> TaskFlow:
         existing_references=reuse,
         skip=skip,
         device=args.device,
-        options={
-            "fmax": args.fmax,
-            "relax_deformed": not args.no_relax_deformed,
-            "strain_scan": tuple(scan),
-        },
+        options=options,
     )
     message = (
         f"softbench: {len(items)} material(s) from {label}, {len(models)} model(s); "
         f"{len(reuse)} reference(s) and {len(skip)} prediction(s) reused; running "
         f"{len(flow.jobs)} job(s) on store {stores.spec}"
     )
-    ids = [i.material_id for i in items]
+    return flow, label, [i.material_id for i in items], message
 
-    def report() -> None:
-        print_results(stores, ids, names, label)
-        if scan:
-            print_strain_scan(stores, ids, names, label)
 
-    return TaskFlow(flow, stores, ["elastic"], message, report)
+def _dft_flow(
+    args: argparse.Namespace, path: Path, models: list[Any], stores: Any, options: dict[str, Any]
+) -> tuple[Any, str, list[str], str]:
+    """Flow, label, material ids and plan text with a DFT reference computed by VASP or CP2K."""
+    from softbench.ingest import elastic as ingest
+    from softbench.workflows.elastic import (
+        dft_elastic_flow,
+        existing_elastic_predictions,
+        reusable_computed_references,
+    )
+
+    if args.label:
+        raise UsageError(f"--label with --dft {args.dft}: the label comes from its settings")
+    maker, vetted = _dft_maker(args)
+    items = select_items(path, args.materials, args.sample, args.seed, args.max_atoms, vetted)
+    records = ingest.load(path)
+    structures = {i.material_id: _structure(records[i.material_id]) for i in items}
+    label = maker.label
+    reuse: dict[str, str] = {}
+    if args.dft == "cp2k" and not args.rerun:
+        from softbench.makers.cp2k.elastic import elastic_input_key
+
+        keys = {
+            m: elastic_input_key(s, maker.settings, maker.options) for m, s in structures.items()
+        }
+        reuse = reusable_computed_references(stores.jobs, label, keys)
+    names = [m.name for m in models]
+    scan = list(options["strain_scan"])
+    skip = set() if args.rerun else existing_elastic_predictions(stores.jobs, reuse, names, scan)
+    flow = dft_elastic_flow(structures, models, maker, args.device, options, reuse, skip)
+    if args.dft == "cp2k" and len(reuse) < len(structures):
+        _warn_cp2k_cost({m: s for m, s in structures.items() if m not in reuse}, maker.settings)
+    message = (
+        f"softbench: {len(items)} material(s) from {path.name}, DFT {label} computed here "
+        f"({len(structures) - len(reuse)} to compute, {len(reuse)} reused), {len(models)} "
+        f"model(s), {len(skip)} prediction(s) reused; running {len(flow.jobs)} job(s) on "
+        f"store {stores.spec}"
+    )
+    return flow, label, list(structures), message
+
+
+def _dft_maker(args: argparse.Namespace) -> tuple[Any, set[str] | None]:
+    """The reference maker of ``--dft`` and the elements it can compute (None: any)."""
+    if args.dft == "vasp":
+        from softbench.cli.surfaces import check_vasp
+        from softbench.makers.vasp.elastic import VaspElasticReferenceMaker
+
+        if args.cp2k_kspacing is not None:
+            raise UsageError("--cp2k-kspacing needs --dft cp2k")
+        check_vasp()
+        return VaspElasticReferenceMaker(), None
+    from softbench.makers.cp2k.elastic import Cp2kElasticMaker
+    from softbench.makers.cp2k.runner import cp2k_problem
+    from softbench.makers.cp2k.settings import VETTED_KINDS, Cp2kSettings
+
+    problem = cp2k_problem()
+    if problem:
+        raise UsageError(problem)
+    settings = Cp2kSettings()
+    if args.cp2k_kspacing is not None:
+        settings = settings.model_copy(update={"kspacing": args.cp2k_kspacing})
+    options = {"fmax": max(args.fmax, 1e-3)}  # below 1e-3 eV/Å CP2K's SCF noise dominates
+    return Cp2kElasticMaker(settings=settings, options=options), set(VETTED_KINDS)
+
+
+#: CP2K runs of one elastic reference, for the cost warning: the element validation,
+#: the cell relaxation, the stress check and the strained cells with their relaxations
+ELASTIC_CP2K_RUNS = 40
+
+
+def _warn_cp2k_cost(structures: dict[str, Any], settings: Any) -> None:
+    """One warning line per material whose CP2K estimate exceeds an hour."""
+    from softbench.makers.cp2k.runner import WARN_SECONDS, cp2k_ranks, estimated_seconds
+    from softbench.makers.elastic import standard_cell
+
+    ranks = cp2k_ranks()
+    for mid, structure in structures.items():
+        cell = standard_cell(structure)
+        seconds = estimated_seconds(cell, settings, ELASTIC_CP2K_RUNS, ranks)
+        if seconds > WARN_SECONDS:
+            print(
+                f"softbench: warning: {mid} ({len(cell)} atoms, k-points "
+                f"{settings.kpoints(cell.lattice.matrix)}): CP2K elastic needs roughly "
+                f"{seconds / 3600:.1f} h on {ranks} rank(s) (SOFTBENCH_CP2K_RANKS); consider "
+                "--max-atoms or more ranks",
+                file=sys.stderr,
+            )
 
 
 run = run_task_flow(plan)
@@ -197,6 +335,56 @@ def print_results(stores: Any, ids: list[str], models: list[str], label: str) ->
                 "`softbench query elastic`)",
                 file=sys.stderr,
             )
+
+
+def print_dft_check(stores: Any, ids: list[str], label: str, path: Path) -> None:
+    """The computed reference's K and G beside the reference file's (same structures)."""
+    from softbench.ingest import elastic as ingest
+    from softbench.query import table
+    from softbench.schemas.base import ELASTIC_REFERENCE
+
+    records = ingest.load(path)
+    docs = stores.jobs.query(
+        {
+            "output.doc_type": ELASTIC_REFERENCE,
+            "output.reference": label,
+            "output.material_id": {"$in": ids},
+        },
+        properties=["output"],
+        sort={"output.created_at": 1},
+    )
+    newest = {d["output"]["material_id"]: d["output"] for d in docs}
+    rows = []
+    for mid in ids:
+        out, rec = newest.get(mid, {}), records.get(mid, {})
+        k, g = out.get("k_vrh_gpa"), out.get("g_vrh_gpa")
+        k_file, g_file = _number(rec, ingest.K_KEYS), _number(rec, ingest.G_KEYS)
+        rows.append(
+            {
+                "material_id": mid,
+                "formula": out.get("formula"),
+                "state": out.get("state"),
+                "k_vrh_gpa": k,
+                "file_k_vrh_gpa": k_file,
+                "k_ratio": k / k_file if k and k_file else None,
+                "g_vrh_gpa": g,
+                "file_g_vrh_gpa": g_file,
+                "g_ratio": g / g_file if g and g_file else None,
+                "reason": out.get("reason"),
+            }
+        )
+    print(f"\nDFT reference {label} against {path.name} (same structures before relaxation):")
+    print(table(rows, list(rows[0]) if rows else []))
+
+
+def _number(record: dict[str, Any], keys: tuple[str, ...]) -> float | None:
+    for key in keys:
+        if record.get(key) is not None:
+            try:
+                return float(record[key])
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 STRAIN_COLUMNS = (

@@ -14,6 +14,7 @@ sites need no relaxation) and fits the tensor with atomate2's
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -165,8 +166,9 @@ def predict_elastic(
         return doc.with_failure(f"relaxation failed: volume changed by {doc.volume_change:+.0%}")
     relaxed_at = time.perf_counter()
     try:
+        evaluate = model_evaluate(predictor, doc.material_id)
         deformations, stresses, records = strained_stresses(
-            relaxed, predictor, calc, opts, opts["strain_magnitudes"], doc.material_id
+            relaxed, evaluate, calc, opts, opts["strain_magnitudes"]
         )
         doc.deformations = [np.asarray(d).tolist() for d in deformations]
         tensor = fit_elastic_tensor(
@@ -189,8 +191,7 @@ def predict_elastic(
     doc.mechanically_stable = m.stable
     if scan:
         doc.strain_scan = [
-            scan_point(relaxed, predictor, calc, opts, eq_stress, magnitude, doc.material_id)
-            for magnitude in scan
+            scan_point(relaxed, evaluate, calc, opts, eq_stress, magnitude) for magnitude in scan
         ]
     end = time.perf_counter()
     doc.timing = {
@@ -206,12 +207,11 @@ def predict_elastic(
 
 def scan_point(
     relaxed: Structure,
-    predictor: Any,
+    evaluate: Evaluate | None,
     calc: Calculator,
     opts: dict[str, Any],
     eq_stress: np.ndarray,
     magnitude: float,
-    material_id: str,
 ) -> StrainScanPoint:
     """The tensor fitted from strains of ±``magnitude`` only (one point of the scan).
 
@@ -224,11 +224,10 @@ def scan_point(
     try:
         deformations, stresses, _ = strained_stresses(
             relaxed,
-            predictor,
+            evaluate,
             calc,
             opts,
             (-magnitude, magnitude),
-            material_id,
             fix_symprec=scan_symprec(relaxed, magnitude),
         )
         tensor = fit_elastic_tensor(
@@ -254,44 +253,60 @@ def scan_symprec(structure: Structure, magnitude: float) -> float:
     return min(FIX_SYMMETRY_SYMPREC, 0.1 * magnitude * min(structure.lattice.abc))
 
 
+#: forces (eV/Å) and ASE stress (eV/Å³, or None) of each of a list of cells
+Evaluate = Callable[[list["Structure"]], list[tuple[np.ndarray, np.ndarray | None]]]
+
+
+def model_evaluate(predictor: Any, material_id: str) -> Evaluate:
+    """A model's batched evaluation of strained cells (non-finite output raises)."""
+
+    def evaluate(cells: list[Structure]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        out = []
+        for pred in predictor.predict(cells):
+            pred.check_finite(predictor.spec.name, f"strained cell of {material_id}")
+            out.append((pred.forces, pred.stress))
+        return out
+
+    return evaluate
+
+
 def strained_stresses(
     relaxed: Structure,
-    predictor: Any,
+    evaluate: Evaluate | None,
     calc: Calculator,
     opts: dict[str, Any],
     magnitudes: tuple[float, ...],
-    material_id: str,
     fix_symprec: float = FIX_SYMMETRY_SYMPREC,
 ) -> tuple[list[Any], list[np.ndarray], list[RelaxationRecord | None]]:
-    """Deformations and stresses (GPa) of strained cells: one batch, then ionic relaxations.
+    """Deformations and stresses (GPa) of strained cells: one evaluation, then ionic relaxations.
 
-    ``fix_symprec``: FixSymmetry's tolerance in the ionic relaxations (Å).
+    ``evaluate``: forces and stress of all strained cells at once (a model's batch,
+    :func:`model_evaluate`); cells with forces above ``fmax`` are then relaxed at
+    fixed cell with ``calc``. Without it (DFT: no batch to gain) every cell goes
+    straight to ``calc``, whose first relaxation step is the evaluation (a single
+    point when ``relax_deformed`` is off). ``fix_symprec``: FixSymmetry's tolerance (Å).
     """
     deformations = elastic_deformations(relaxed, magnitudes, opts["sym_reduce"], opts["symprec"])
     cells = [d.apply_to_structure(relaxed) for d in deformations]
-    preds = predictor.predict(cells)
+    evaluated = evaluate(cells) if evaluate is not None else [None] * len(cells)
     stresses: list[np.ndarray] = []
     records: list[RelaxationRecord | None] = []
-    for cell, pred in zip(cells, preds, strict=True):
-        pred.check_finite(predictor.spec.name, f"strained cell of {material_id}")
-        max_force = float(np.linalg.norm(pred.forces, axis=1).max())
-        if opts["relax_deformed"] and max_force > opts["fmax"]:
-            _, record, stress = relax(
-                cell,
-                calc,
-                opts["fmax"],
-                opts["deformed_steps"],
-                False,
-                opts["fix_symmetry"],
-                symprec=fix_symprec,
-            )
-            stresses.append(stress)
-            records.append(record)
-            continue
-        if pred.stress is None:
-            raise ValueError(f"model {predictor.spec.name} returned no stress")
-        stresses.append(ase_stress_to_gpa(pred.stress))
-        records.append(None)
+    for cell, result in zip(cells, evaluated, strict=True):
+        if result is not None:
+            forces, stress = result
+            max_force = float(np.linalg.norm(forces, axis=1).max())
+            if not (opts["relax_deformed"] and max_force > opts["fmax"]):
+                if stress is None:
+                    raise ValueError("no stress returned for a strained cell")
+                stresses.append(ase_stress_to_gpa(stress))
+                records.append(None)
+                continue
+        steps = opts["deformed_steps"] if opts["relax_deformed"] else 0
+        _, record, relaxed_stress = relax(
+            cell, calc, opts["fmax"], steps, False, opts["fix_symmetry"], symprec=fix_symprec
+        )
+        stresses.append(relaxed_stress)
+        records.append(record if opts["relax_deformed"] else None)
     return deformations, stresses, records
 
 

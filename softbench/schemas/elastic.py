@@ -33,8 +33,35 @@ def elastic_key(material_id: str, model: str, reference: str) -> str:
     return analysis_key(TASK, material_id, model, reference)
 
 
-class ElasticReferenceDocument(TaskDocument):
-    """DFT elastic properties of one material (ingested file or VASP ElasticMaker run)."""
+class RelaxationRecord(BaseModel):
+    """How a model relaxation went (bulk: cell + ions; deformed cells: ions only)."""
+
+    converged: bool
+    steps: int
+    fmax: float = Field(description="requested max force, eV/Å")
+    max_force: float = Field(description="final max atomic force, eV/Å")
+    max_stress_gpa: float | None = Field(
+        None, description="final max |stress component| (bulk relaxation), GPa"
+    )
+
+
+class StrainStressData(BaseModel):
+    """How a tensor was computed: relaxation, strained cells and their stresses."""
+
+    relaxation: RelaxationRecord | None = None
+    equilibrium_stress_gpa: list[list[float]] | None = None
+    deformations: list[list[list[float]]] = Field(default_factory=list)
+    stresses_gpa: list[list[list[float]]] = Field(
+        default_factory=list, description="Cauchy stress per deformation, tensile > 0"
+    )
+    deformation_relaxations: list[RelaxationRecord | None] = Field(default_factory=list)
+
+
+class ElasticReferenceDocument(StrainStressData, TaskDocument):
+    """DFT elastic properties of one material (ingested file, VASP or CP2K run).
+
+    The strain-stress fields are filled where softbench computed the tensor (CP2K).
+    """
 
     doc_type: Literal["elastic_reference"] = ELASTIC_REFERENCE
     task: str = TASK
@@ -55,19 +82,10 @@ class ElasticReferenceDocument(TaskDocument):
     mechanically_stable: bool | None = Field(
         None, description="Born criteria (positive-definite tensor); None without a tensor"
     )
-    warnings: list[str] = Field(default_factory=list)
-
-
-class RelaxationRecord(BaseModel):
-    """How a model relaxation went (bulk: cell + ions; deformed cells: ions only)."""
-
-    converged: bool
-    steps: int
-    fmax: float = Field(description="requested max force, eV/Å")
-    max_force: float = Field(description="final max atomic force, eV/Å")
-    max_stress_gpa: float | None = Field(
-        None, description="final max |stress component| (bulk relaxation), GPa"
+    input_key: str | None = Field(
+        None, description="hash of input structure and protocol (computed references)"
     )
+    warnings: list[str] = Field(default_factory=list)
 
 
 class StrainScanPoint(BaseModel):
@@ -83,7 +101,7 @@ class StrainScanPoint(BaseModel):
     reason: str | None = Field(None, description="why this magnitude has no tensor")
 
 
-class ElasticPredictionDocument(ModelTaskDocument):
+class ElasticPredictionDocument(StrainStressData, ModelTaskDocument):
     """A model's elastic tensor of one material, fitted from its strained cells."""
 
     doc_type: Literal["elastic_prediction"] = ELASTIC_PREDICTION
@@ -92,13 +110,6 @@ class ElasticPredictionDocument(ModelTaskDocument):
     n_atoms: int | None = None
     relaxed_structure: Structure | None = None
     volume_change: float | None = Field(None, description="relaxed/initial volume - 1")
-    relaxation: RelaxationRecord | None = None
-    equilibrium_stress_gpa: list[list[float]] | None = None
-    deformations: list[list[list[float]]] = Field(default_factory=list)
-    stresses_gpa: list[list[list[float]]] = Field(
-        default_factory=list, description="Cauchy stress per deformation, tensile > 0"
-    )
-    deformation_relaxations: list[RelaxationRecord | None] = Field(default_factory=list)
     elastic_tensor: list[list[float]] | None = None
     k_voigt_gpa: float | None = Field(None, validation_alias=alias("k_voigt_gpa", "k_voigt"))
     k_reuss_gpa: float | None = Field(None, validation_alias=alias("k_reuss_gpa", "k_reuss"))

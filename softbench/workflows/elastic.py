@@ -1,4 +1,4 @@
-"""Elastic flows: reference (ingested or VASP) and one model job per (material, model)."""
+"""Elastic flows: reference (ingested, VASP or CP2K) and one model job per (material, model)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from jobflow import Flow, Job, JobStore, Maker, OutputReference
 from softbench.builders.pairing import newest
 from softbench.ingest import SourceItem
 from softbench.makers.elastic import IngestElasticReferenceMaker, ModelElasticMaker
-from softbench.makers.vasp.elastic import VaspElasticReferenceMaker
 from softbench.models import ModelSpec, model_ref
 from softbench.schemas.base import ELASTIC_PREDICTION, ELASTIC_REFERENCE
 from softbench.schemas.elastic import TASK
 from softbench.workflows.forces import reference_flow, route
-from softbench.workflows.reuse import existing_predictions, reusable_references
+from softbench.workflows.reuse import (
+    existing_predictions,
+    newest_matching,
+    reusable_references,
+)
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -74,24 +77,57 @@ def elastic_flow(
     )
 
 
-def vasp_elastic_flow(
+def dft_elastic_flow(
     structures: dict[str, Structure],
     models: Sequence[ModelSpec],
-    maker: VaspElasticReferenceMaker | None = None,
+    maker: Any,
     device: str | None = None,
     options: dict[str, Any] | None = None,
+    existing_references: dict[str, str] | None = None,
+    skip: set[tuple[str, str]] | None = None,
 ) -> Flow:
-    """DFT by computation: MP-compatible VASP ElasticMaker per material, then the models."""
-    maker = maker or VaspElasticReferenceMaker()
+    """DFT by computation, then the models on its reference.
+
+    ``maker``: :class:`VaspElasticReferenceMaker` (a flow whose last job writes the
+    reference) or :class:`~softbench.makers.cp2k.elastic.Cp2kElasticMaker` (one job);
+    ``maker.make(structure, material_id)``. ``existing_references``: material id ->
+    job uuid of a stored reference computed from the same input (no DFT job then);
+    ``skip``: (material, model) pairs already predicted on it.
+    """
+    existing_references, skip = existing_references or {}, skip or set()
     jobs: list[Job | Flow] = []
     for mid, structure in structures.items():
-        dft = maker.make(structure, mid)
-        jobs.append(dft)
-        # the reference document is the output of the flow's last (conversion) job
-        convert = dft.jobs[-1]
+        if mid in existing_references:
+            ref_uuid = existing_references[mid]
+            ref_output: OutputReference = OutputReference(ref_uuid)
+        else:
+            dft = maker.make(structure, mid)
+            dft.name = f"{maker.name} {mid}"
+            jobs.append(dft)
+            # a flow's reference document is the output of its last (conversion) job
+            last = dft.jobs[-1] if isinstance(dft, Flow) else dft
+            last.metadata.update({"softbench": {"task": TASK, "material_id": mid}})
+            ref_uuid, ref_output = last.uuid, last.output
         for spec in models:
-            jobs.append(elastic_model_job(spec, convert.output, convert.uuid, mid, device, options))
-    return Flow(jobs, name="softbench elastic (VASP)")
+            if (mid, spec.name) not in skip:
+                jobs.append(elastic_model_job(spec, ref_output, ref_uuid, mid, device, options))
+    return Flow(jobs, name=f"softbench elastic ({maker.name})")
+
+
+def reusable_computed_references(
+    jobs: JobStore, label: str, input_keys: dict[str, str]
+) -> dict[str, str]:
+    """material_id -> uuid of the newest successful computed reference of the same input.
+
+    ``input_keys``: material id -> the reference maker's input key (structure,
+    settings and protocol hash, e.g. :func:`~softbench.makers.cp2k.elastic.elastic_input_key`).
+    """
+    criteria = {
+        "output.doc_type": ELASTIC_REFERENCE,
+        "output.reference": label,
+        "output.state": "successful",
+    }
+    return newest_matching(jobs, criteria, list(input_keys), "input_key", input_keys.__getitem__)
 
 
 def reusable_elastic_references(

@@ -5,8 +5,9 @@
 :func:`~softbench.makers.defects.compute_defects` (the same relaxations, the same
 geometry rules and formation-energy arithmetic as the models) with
 :class:`~softbench.makers.cp2k.calculator.Cp2kCalculator` (one CP2K run per geometry,
-k-points from the settings' spacing per cell). CP2K's energy zero (GTH valence) cancels in E_f, which
-conserves atoms. An unconverged SCF stops that relaxation (recorded as its reason).
+k-points from the settings' spacing per cell). CP2K's energy zero (GTH valence)
+cancels in E_f, which conserves atoms. An unconverged SCF stops that relaxation
+(recorded as its reason).
 """
 
 from __future__ import annotations
