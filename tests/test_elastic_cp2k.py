@@ -164,3 +164,24 @@ def test_cli_dft_cp2k_pairs_with_its_own_reference_and_reuses_it(
     err = capsys.readouterr().err
     assert "0 to compute, 1 reused" in err and "running 0 job(s)" in err
     assert len(EmtRunner.meshes) == calls  # no CP2K run the second time
+
+
+def test_sample_draws_only_materials_cp2k_can_compute(tmp_path):
+    from softbench.cli.common import UsageError
+    from softbench.cli.elastic import select_items
+
+    si = AseAtomsAdaptor.get_structure(bulk("Si", "diamond", a=5.43))
+    records = [
+        {"mp_id": mid, "structure": s.as_dict(), "k_vrh": 1.0, "g_vrh": 1.0}
+        for mid, s in (("Cu", _cu()), ("Si", si))
+    ]
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps(records))
+    for seed in range(5):
+        (item,) = select_items(path, None, 1, seed, None, elements={"Si", "C"})
+        assert item.material_id == "Si"
+    assert len(select_items(path, None, 2, 0, None)) == 2  # no element filter: both
+    # named materials are taken as given (the reference then says why it is refused)
+    assert [i.material_id for i in select_items(path, ["Cu"], None, 0, None, {"Si"})] == ["Cu"]
+    with pytest.raises(UsageError, match="only the elements"):
+        select_items(path, None, 1, 0, None, elements={"Al"})

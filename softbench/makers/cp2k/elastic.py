@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,9 +90,10 @@ class Cp2kElasticMaker(Maker):
 
     @job
     def make(self, structure: Structure, material_id: str) -> ElasticReferenceDocument:
-        """Validate, relax, strain and fit with CP2K."""
+        """Validate, relax, strain and fit with CP2K (inputs and outputs in ./cp2k-<id>)."""
+        folder = Path.cwd() / f"cp2k-{re.sub(r'[^A-Za-z0-9_.-]', '_', material_id)}"
         return cp2k_elastic_reference(
-            structure, material_id, self.settings, self.options, self.ranks
+            structure, material_id, self.settings, self.options, self.ranks, folder
         )
 
 
