@@ -43,8 +43,8 @@ def cp2k_ranks() -> int:
 #: 2 ranks of an idle 2-core machine (README). Cost is taken as electrons^3 x k-points.
 CALIBRATION = (26.0, 32, 64, 2)  # seconds, electrons, k-points, ranks
 WARN_SECONDS = 3600.0  # per material: warn above this estimate
-#: The start relaxation (cell and ions, with stress) in frame-equivalents: BFGS on a
-#: near-equilibrium crystal needs ~10 SCF runs (8-atom Si: README), stress adds little.
+#: The start relaxation (cell and ions, with stress) in frame-equivalents: 8-atom Si took
+#: 3 SCF runs (volume only, README); free internal coordinates add BFGS steps, so 10.
 RELAX_RUNS = 10
 
 
