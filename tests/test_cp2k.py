@@ -282,7 +282,7 @@ def test_vasp_and_cp2k_references_never_mix(stores, shared, tmp_path, monkeypatc
     assert sorted(s["reference"] for s in summaries) == sorted(
         ["vasp:MPStaticSet", settings.label()]
     )
-    with pytest.raises(ValueError, match="relax=False"):
+    with pytest.raises(ValueError, match="relaxed_with is 'vasp:MPRelaxSet'"):
         high_energy_flow(structures, models, HighEnergySampling(n_steps=20), cp2k=settings)
 
 
@@ -304,10 +304,14 @@ def test_cli_dft_cp2k_says_how_to_install(monkeypatch, shared, capsys, tmp_path)
     ]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "1 cp2k statics" in err and "relax" not in err.split("jobs to run:")[1].split("\n")[0]
+    assert "jobs to run: 1 cp2k relax, 1 md, 1 frames, 1 cp2k statics" in err
     line = [x for x in err.splitlines() if x.startswith("softbench: error:")]
     assert len(line) == 1 and "apt-get install cp2k" in line[0]
     assert not (tmp_path / "w").exists()
+    assert main([*argv, "--no-relax"]) == 2  # the MD from the input structure, as before
+    err = capsys.readouterr().err
+    assert "1 cp2k statics" in err and "relax" not in err.split("jobs to run:")[1].split("\n")[0]
+    assert "apt-get install cp2k" in err
     assert main([*argv, "--label", "mine"]) == 2
     assert "label comes from its settings" in capsys.readouterr().err
 

@@ -281,12 +281,15 @@ def test_submit_high_energy_cp2k_plans_every_firework_default(tmp_path):
     args = ["high-energy", "--structures", str(tmp_path / "Si.cif"), "--dft", "cp2k"]
     args += ["--md-steps", "20", "--frames", "2", "--strained", "0"]
     dry = sb("submit", *args, "--dry-run", store=store)
-    assert "jobs to run: 1 md, 1 frames, 1 cp2k statics, 1 reference, 1 model" in dry.stderr
+    assert (
+        "jobs to run: 1 cp2k relax, 1 md, 1 frames, 1 cp2k statics, 1 reference, 1 model"
+        in dry.stderr
+    )
     assert not (tmp_path / "store" / "launchpad.json").exists()
     out = sb("submit", *args, store=store)
-    assert "submitted 5 firework(s) (5 default)" in out.stdout
+    assert "submitted 6 firework(s) (6 default)" in out.stdout
     status = sb("status", store=store).stdout
-    assert row(status, "READY") == [1, 1] and row(status, "WAITING") == [4, 4]
+    assert row(status, "READY") == [1, 1] and row(status, "WAITING") == [5, 5]
     assert "build high-energy" in status
 
     bad = sb("submit", *args, "--label", "x", store=store, check=False)
@@ -307,6 +310,7 @@ def test_maker_settings_survive_the_fireworks_round_trip(tmp_path):
     from jobflow import Flow
 
     from softbench.makers.cp2k.high_energy import Cp2kHighEnergyMaker
+    from softbench.makers.cp2k.relax import Cp2kRelaxMaker
     from softbench.makers.cp2k.settings import Cp2kSettings
     from softbench.makers.high_energy import HighEnergyFramesMaker
     from softbench.operations.submit import to_workflow
@@ -316,12 +320,14 @@ def test_maker_settings_survive_the_fireworks_round_trip(tmp_path):
     settings = Cp2kSettings(cutoff_ry=400.0)
     frames = HighEnergyFramesMaker(sampling=sampling).make([], "Si", "key")
     statics = Cp2kHighEnergyMaker(settings=settings).make(frames.output, "Si", "key")
-    wf = to_workflow(Flow([frames, statics]), ["high-energy"], build=False)
+    relax = Cp2kRelaxMaker(settings=settings, steps=7).make(None, "Si")
+    wf = to_workflow(Flow([relax, frames, statics]), ["high-energy"], build=False)
     back = Workflow.from_format(wf.to_format("json"), "json")  # as a launchpad keeps it
     makers = {fw.name: fw.tasks[0]["job"].maker for fw in back.fws}
     assert makers[frames.name].sampling == sampling
     assert makers[statics.name].settings == settings
     assert makers[statics.name].settings.label() == settings.label()
+    assert makers[relax.name].settings == settings and makers[relax.name].steps == 7
 
 
 def test_polling_worker_runs_fireworks_that_become_ready_later(tmp_path):

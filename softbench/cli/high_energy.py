@@ -3,9 +3,11 @@
 Per material: (VASP MPRelaxSet relaxation) -> NVT MD with a uMLIP -> frames, some
 strained -> VASP MPStaticSet static per frame -> reference -> model force parity.
 Runs locally with jobflow; VASP jobs need VASP (atomate2's ``VASP_CMD``) and
-POTCARs (pymatgen's ``PMG_VASP_PSP_DIR``). ``--dft cp2k`` computes the statics with
-CP2K instead (one job per material, no relaxation; ``cp2k.psmp`` on PATH, MPI ranks
-from SOFTBENCH_CP2K_RANKS, default 2). ``--no-dft`` samples frames only.
+POTCARs (pymatgen's ``PMG_VASP_PSP_DIR``). ``--dft cp2k`` uses CP2K instead: a CP2K
+relaxation of cell and ions (BFGS, fmax 0.01 eV/A, at most 50 steps), then one job per
+material for all frames (``cp2k.psmp`` on PATH, MPI ranks from SOFTBENCH_CP2K_RANKS,
+default 2). ``--no-relax`` starts the MD from the input structure; ``--no-dft`` samples
+frames only.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand."""
     parser = sub.add_parser(
         "high-energy",
-        help="softening on MD-sampled high-energy states (uMLIP MD + VASP statics)",
+        help="softening on MD-sampled high-energy states (DFT relax + uMLIP MD + DFT statics)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -76,7 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--equilibration", type=float, default=0.2, help="fraction of the MD not sampled"
     )
     parser.add_argument(
-        "--no-relax", action="store_true", help="start MD from the input structure (no VASP relax)"
+        "--no-relax",
+        action="store_true",
+        help="start MD from the input structure (no VASP or CP2K relaxation)",
     )
     parser.add_argument(
         "--no-dft",
@@ -92,8 +96,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--dft",
         choices=("vasp", "cp2k"),
         default="vasp",
-        help="DFT code of the statics: vasp (atomate2, MPStaticSet; default) or cp2k (ASE "
-        "calculator, vetted GTH/MOLOPT settings; starts from the input structure)",
+        help="DFT code of the relaxation and statics: vasp (atomate2, MPRelaxSet and "
+        "MPStaticSet; default) or cp2k (ASE calculator, vetted GTH/MOLOPT settings; relaxes "
+        "cell and ions with CP2K unless --no-relax)",
     )
     parser.add_argument(
         "--label",
@@ -150,6 +155,16 @@ def plan(args: argparse.Namespace) -> TaskFlow:
 
     models = get_models(args.models)
     dft = not args.no_dft
+    cp2k = None
+    if dft and args.dft == "cp2k":
+        from softbench.makers.cp2k.settings import Cp2kSettings
+
+        cp2k = Cp2kSettings()
+        if args.label and args.label != cp2k.label():
+            raise UsageError(
+                f"--label {args.label} with --dft cp2k: the CP2K reference "
+                f"label comes from its settings ({cp2k.label()})"
+            )
     structures = read_structures(
         args.structures, args.materials, args.sample, args.seed, _eligible(args, dft)
     )
@@ -164,23 +179,14 @@ def plan(args: argparse.Namespace) -> TaskFlow:
             strain=args.strain,
             equilibration=args.equilibration,
             seed=args.md_seed,
-            relax=dft and args.dft == "vasp" and not args.no_relax,
+            relax=dft and not args.no_relax,
+            **({"relaxed_with": cp2k.label()} if cp2k else {}),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     from softbench.workflows.high_energy import high_energy_flow, reusable, sampling_keys
     from softbench.workflows.reuse import existing_predictions
 
-    cp2k = None
-    if dft and args.dft == "cp2k":
-        from softbench.makers.cp2k.settings import Cp2kSettings
-
-        cp2k = Cp2kSettings()
-        if args.label and args.label != cp2k.label():
-            raise UsageError(
-                f"--label {args.label} with --dft cp2k: the CP2K reference "
-                f"label comes from its settings ({cp2k.label()})"
-            )
     label = cp2k.label() if cp2k else (args.label or "vasp:MPStaticSet")
     stores = open_cli_stores(args)
     refs, frames = reusable(stores.jobs, sampling_keys(structures, sampling), label)
@@ -201,7 +207,9 @@ def plan(args: argparse.Namespace) -> TaskFlow:
     )
     message = _plan_text(structures, sampling, flow_plan, dft, label, stores.spec)
     if cp2k is not None and flow_plan.counts.get("cp2k statics"):
-        _warn_cp2k_cost(structures, cp2k, sampling.n_frames)  # run and submit alike
+        # run and submit alike; the relaxation counts where one is planned
+        relaxed = set(flow_plan.new_md) if flow_plan.counts.get("cp2k relax") else set()
+        _warn_cp2k_cost(structures, cp2k, sampling.n_frames, relaxed)
 
     def report() -> None:
         print_softening(stores, TASK, list(structures), [m.name for m in models], label)
@@ -241,13 +249,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warn_cp2k_cost(structures: dict[str, Any], settings: Any, n_frames: int) -> None:
-    """One warning line per material whose CP2K estimate exceeds an hour."""
+def _warn_cp2k_cost(
+    structures: dict[str, Any], settings: Any, n_frames: int, relaxed: set[str] | None = None
+) -> None:
+    """One warning line per material whose CP2K estimate exceeds an hour.
+
+    Materials in ``relaxed`` get a CP2K relaxation first, which the estimate counts.
+    """
     from softbench.makers.cp2k.runner import WARN_SECONDS, cp2k_ranks, estimated_seconds
 
     ranks = cp2k_ranks()
+    relaxed = relaxed or set()
     for mid, structure in structures.items():
-        seconds = estimated_seconds(structure, settings, n_frames, ranks)
+        seconds = estimated_seconds(structure, settings, n_frames, ranks, relax=mid in relaxed)
         if seconds > WARN_SECONDS:
             print(
                 f"softbench: warning: {mid} ({len(structure)} atoms, "
@@ -279,7 +293,7 @@ def _eligible(args: argparse.Namespace, dft: bool) -> Any:
 
 def dft_problem(flow_plan: Any) -> str | None:
     """Why the planned CP2K or VASP jobs cannot run on this machine, or None."""
-    if flow_plan.counts.get("cp2k statics"):
+    if flow_plan.counts.get("cp2k statics") or flow_plan.counts.get("cp2k relax"):
         from softbench.makers.cp2k.runner import cp2k_problem
 
         problem = cp2k_problem()

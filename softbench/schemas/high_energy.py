@@ -20,6 +20,7 @@ from softbench.schemas.configuration import structure_hash
 from softbench.schemas.reference import ReferenceTaskDocument
 
 TASK = "high-energy"
+VASP_RELAX = "vasp:MPRelaxSet"  # HighEnergySampling.relaxed_with of the VASP relaxation
 
 
 class HighEnergySampling(MakerSettings):
@@ -36,7 +37,14 @@ class HighEnergySampling(MakerSettings):
     n_strained: int = Field(4, description="frames strained (half +strain, half -strain)")
     strain: float = Field(0.03, description="fractional strain of all three lattice vectors")
     seed: int = Field(0, description="seeds the initial velocities and the strained frames")
-    relax: bool = Field(True, description="start from a VASP MPRelaxSet relaxation")
+    relax: bool = Field(
+        True, description="start from a DFT relaxation (cell and ions) by ``relaxed_with``"
+    )
+    relaxed_with: str = Field(
+        VASP_RELAX,
+        description="what relaxes the start when ``relax``: VASP MPRelaxSet (vasp:MPRelaxSet) "
+        "or CP2K with the settings of a CP2K label (cp2k:...); ignored without ``relax``",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> HighEnergySampling:
@@ -46,6 +54,11 @@ class HighEnergySampling(MakerSettings):
             raise ValueError(f"equilibration must be in [0, 1), got {self.equilibration}")
         if not 0 <= self.strain < 1:
             raise ValueError(f"strain must be in [0, 1), got {self.strain}")
+        if self.relaxed_with != VASP_RELAX and not self.relaxed_with.startswith("cp2k:"):
+            raise ValueError(
+                f"relaxed_with must be {VASP_RELAX!r} or a CP2K label (cp2k:...), "
+                f"got {self.relaxed_with!r}"
+            )
         if self.n_steps * (1 - self.equilibration) < self.n_frames:
             raise ValueError(
                 f"{self.n_steps} MD steps leave fewer production steps than the "
@@ -72,7 +85,11 @@ class HighEnergySampling(MakerSettings):
     def describe(self) -> str:
         """One line for logs and the reference's ``source``."""
         ps = self.n_steps * self.time_step / 1000
-        start = "VASP MPRelaxSet-relaxed" if self.relax else "input"
+        start = "input"
+        if self.relax and self.relaxed_with == VASP_RELAX:
+            start = "VASP MPRelaxSet-relaxed"
+        elif self.relax:
+            start = f"CP2K-relaxed ({self.relaxed_with})"
         return (
             f"{self.md_model} NVT MD at {self.temperature:g} K from the {start} structure, "
             f"{self.n_steps} x {self.time_step:g} fs ({ps:g} ps), {self.n_frames} frames, "
@@ -80,8 +97,16 @@ class HighEnergySampling(MakerSettings):
         )
 
     def key(self, structure: Structure) -> str:
-        """Digest of these settings and the starting structure (reuse key)."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """Digest of these settings and the starting structure (reuse key).
+
+        ``relaxed_with`` enters only where it is not the VASP relaxation and ``relax``
+        is on: keys of VASP-relaxed and unrelaxed samplings are those written before the
+        field existed, and a CP2K-relaxed start has a key of its own per CP2K label.
+        """
+        data = self.model_dump(mode="json")
+        if not self.relax or self.relaxed_with == VASP_RELAX:
+            del data["relaxed_with"]
+        payload = json.dumps(data, sort_keys=True)
         digest = hashlib.sha256(payload.encode())
         digest.update(structure_hash(structure).encode())
         return digest.hexdigest()

@@ -1,4 +1,4 @@
-"""High-energy-state flow: MD sampling, DFT statics (VASP or CP2K), reference, model jobs.
+"""High-energy-state flow: DFT relaxation, MD, DFT statics (VASP or CP2K), reference, models.
 
 Work already in the store is reused: a material with a successful reference of
 the same sampling (settings and starting structure) and label only gets the model
@@ -32,7 +32,7 @@ from softbench.schemas.base import HIGH_ENERGY_FRAMES, REFERENCE, doc_type_query
 
 if TYPE_CHECKING:
     from softbench.makers.cp2k.settings import Cp2kSettings
-from softbench.schemas.high_energy import TASK, HighEnergySampling
+from softbench.schemas.high_energy import TASK, VASP_RELAX, HighEnergySampling
 from softbench.workflows.forces import model_job
 from softbench.workflows.reuse import newest_matching
 
@@ -111,15 +111,21 @@ def high_energy_flow(
     material ids to uuids of stored references/frames (see :func:`reusable`);
     ``skip`` holds (material, model) pairs already predicted.
 
-    ``cp2k`` (settings) computes the DFT statics with CP2K instead of VASP: one job
-    per material computes all its frames (no relaxation: ``sampling.relax`` must be
-    False); ``label`` should then be ``cp2k.label()``.
+    ``cp2k`` (settings) computes the DFT with CP2K instead of VASP: with
+    ``sampling.relax`` one CP2K job relaxes cell and ions first (``sampling.relaxed_with``
+    must then be ``cp2k.label()``), and one job per material computes all its frames;
+    ``label`` should then be ``cp2k.label()``.
     """
     sampling = sampling or HighEnergySampling()
     if not dft and sampling.relax:
-        raise ValueError("the relaxation is a VASP job: sampling without DFT needs relax=False")
-    if cp2k is not None and sampling.relax:
-        raise ValueError("CP2K statics start from the input structure: they need relax=False")
+        raise ValueError("the relaxation is a DFT job: sampling without DFT needs relax=False")
+    if sampling.relax:
+        expected = cp2k.label() if cp2k is not None else VASP_RELAX
+        if sampling.relaxed_with != expected:
+            raise ValueError(
+                f"sampling.relaxed_with is {sampling.relaxed_with!r} but the relaxation of "
+                f"this flow is {expected!r}"
+            )
     existing_references = existing_references or {}
     existing_frames = existing_frames or {}
     skip = skip or set()
@@ -139,13 +145,20 @@ def high_energy_flow(
                     )
                     plan.count("model")
             continue
+        relaxation: Any = None  # the CP2K relaxation's record, for the reference
         if mid in existing_frames:
             frames_uuid = existing_frames[mid]
             frames_output: Any = OutputReference(frames_uuid)
             plan.reused_frames[mid] = frames_uuid
         else:
             start: Any = structure
-            if sampling.relax:
+            if sampling.relax and cp2k is not None:
+                relax = _cp2k_relax(cp2k, structure, mid)
+                jobs.append(relax)
+                plan.count("cp2k relax")
+                start = relax.output.structure
+                relaxation = relax.output.record
+            elif sampling.relax:
                 relax = _make(relax_maker(mid), structure)
                 _tag(relax, mid, "relax")
                 jobs.append(relax)
@@ -167,7 +180,7 @@ def high_energy_flow(
         if not dft:
             continue
         if cp2k is not None:
-            collector = _cp2k_collector(cp2k, mid, frames_output, key, label)
+            collector = _cp2k_collector(cp2k, mid, frames_output, key, label, relaxation)
             jobs.append(collector)
             plan.count("cp2k statics")
             plan.count("reference")
@@ -193,8 +206,24 @@ def high_energy_flow(
     return Flow(jobs, name=f"softbench {TASK}"), plan
 
 
+def _cp2k_relax(settings: Cp2kSettings, structure: Structure, material_id: str) -> Job:
+    """One CP2K job: validation, then the cell and ion relaxation of the start structure."""
+    from softbench.makers.cp2k.relax import Cp2kRelaxMaker
+
+    relax = Cp2kRelaxMaker(name=f"cp2k relax {material_id}", settings=settings).make(
+        structure, material_id
+    )
+    _tag(relax, material_id, "cp2k relax")
+    return relax
+
+
 def _cp2k_collector(
-    settings: Cp2kSettings, material_id: str, frames_output: Any, key: str, label: str
+    settings: Cp2kSettings,
+    material_id: str,
+    frames_output: Any,
+    key: str,
+    label: str,
+    relaxation: Any = None,
 ) -> Job:
     """One CP2K job: validation, then every frame of the material, then the reference."""
     from softbench.makers.cp2k.high_energy import Cp2kHighEnergyMaker
@@ -204,7 +233,7 @@ def _cp2k_collector(
             f"CP2K reference label {label!r} is not the settings' {settings.label()!r}"
         )
     collector = Cp2kHighEnergyMaker(name=f"cp2k statics {material_id}", settings=settings).make(
-        frames_output, material_id, key
+        frames_output, material_id, key, relaxation
     )
     collector.config.on_missing_references = OnMissing.NONE
     _tag(collector, material_id, "cp2k statics")

@@ -150,9 +150,16 @@ class Cp2kHighEnergyMaker(Maker):
         frames: HighEnergyFramesDocument | dict[str, Any] | None,
         material_id: str,
         sampling_key: str | None = None,
+        relaxation: Any = None,
     ) -> HighEnergyReferenceDocument:
-        """One reference document for the material's frames."""
-        return cp2k_reference(frames, material_id, self.settings, sampling_key, self.ranks)
+        """One reference document for the material's frames.
+
+        ``relaxation``: the record of the CP2K relaxation the MD started from, if any
+        (kept in ``dft_settings``).
+        """
+        return cp2k_reference(
+            frames, material_id, self.settings, sampling_key, self.ranks, relaxation=relaxation
+        )
 
 
 def cp2k_reference(
@@ -162,6 +169,7 @@ def cp2k_reference(
     sampling_key: str | None = None,
     ranks: int | None = None,
     directory: str | Path = ".",
+    relaxation: Any = None,
 ) -> HighEnergyReferenceDocument:
     """The work of :class:`Cp2kHighEnergyMaker`, callable without jobflow."""
     from softbench.ingest.base import finalize
@@ -176,7 +184,9 @@ def cp2k_reference(
     )
     if frames is None:
         doc.state = "unusable"
-        doc.reason = "no sampled frames: an upstream job (MD or frame sampling) failed"
+        doc.reason = (
+            "no sampled frames: an upstream job (CP2K relaxation, MD or frame sampling) failed"
+        )
         return doc
     if isinstance(frames, dict):
         frames = HighEnergyFramesDocument.model_validate(frames)
@@ -206,6 +216,9 @@ def cp2k_reference(
         "validation": checks,
         "workflow": "softbench Cp2kHighEnergyMaker (ASE CP2K calculator)",
     }
+    if relaxation is not None:  # the RelaxationRecord of the CP2K start relaxation
+        record = relaxation.model_dump() if hasattr(relaxation, "model_dump") else relaxation
+        doc.dft_settings["relaxation"] = {k: v for k, v in record.items() if k[0] != "@"}
     if reason:
         doc.state, doc.reason = "unusable", reason
         return doc

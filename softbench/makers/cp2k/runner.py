@@ -43,13 +43,19 @@ def cp2k_ranks() -> int:
 #: 2 ranks of an idle 2-core machine (README). Cost is taken as electrons^3 x k-points.
 CALIBRATION = (26.0, 32, 64, 2)  # seconds, electrons, k-points, ranks
 WARN_SECONDS = 3600.0  # per material: warn above this estimate
+#: The start relaxation (cell and ions, with stress) in frame-equivalents: 8-atom Si took
+#: 3 SCF runs (volume only, README); free internal coordinates add BFGS steps, so 10.
+RELAX_RUNS = 10
 
 
-def estimated_seconds(structure: Any, settings: Cp2kSettings, n_frames: int, ranks: int) -> float:
+def estimated_seconds(
+    structure: Any, settings: Cp2kSettings, n_frames: int, ranks: int, relax: bool = False
+) -> float:
     """Rough CP2K wall time of one material (validation + frames), from :data:`CALIBRATION`.
 
     Cubic in valence electrons and linear in k-points, scaled by ranks; SCF step counts
-    and hot, strained frames vary it by a factor of ~2 either way.
+    and hot, strained frames vary it by a factor of ~2 either way. ``relax`` adds the
+    start relaxation as :data:`RELAX_RUNS` frames (and its own validation).
     """
     seconds, electrons, kpoints, calibration_ranks = CALIBRATION
     symbols = [site.specie.symbol for site in structure]
@@ -59,7 +65,10 @@ def estimated_seconds(structure: Any, settings: Cp2kSettings, n_frames: int, ran
     n_el = settings.n_electrons(symbols)
     n_k = int(np.prod(settings.kpoints(structure.lattice.matrix)))
     per_frame = seconds * (n_el / electrons) ** 3 * (n_k / kpoints) * calibration_ranks / ranks
-    return per_frame * n_frames + seconds * 3  # the validation: three small Γ-point runs
+    validation = seconds * 3  # three small Γ-point runs
+    if relax:
+        return per_frame * (n_frames + RELAX_RUNS) + 2 * validation
+    return per_frame * n_frames + validation
 
 
 def cp2k_command(ranks: int | None = None) -> str:

@@ -22,8 +22,8 @@ from jobflow import Maker, job
 from pymatgen.core import Structure
 
 from softbench.analysis.surfaces import SlabSpec, SurfaceInputError, check_bulk
-from softbench.makers.cp2k.calculator import Cp2kCalculator
 from softbench.makers.cp2k.high_energy import validate_elements
+from softbench.makers.cp2k.relax import relax_with_cp2k
 from softbench.makers.cp2k.runner import Cp2kRunner, cp2k_problem
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.makers.surfaces import compute_surfaces, input_key
@@ -46,37 +46,6 @@ def slab_kpoints(settings: Cp2kSettings, cell: np.ndarray) -> tuple[int, int, in
     """The settings' Monkhorst-Pack mesh in plane and one k-point along the normal (b3)."""
     n1, n2, _ = settings.kpoints(cell)
     return n1, n2, 1
-
-
-def relax_with_cp2k(
-    structure: Structure,
-    runner: Cp2kRunner,
-    kpoints: tuple[int, int, int],
-    fmax: float,
-    steps: int,
-    relax_cell: bool,
-) -> tuple[Structure, float, RelaxationRecord, int]:
-    """Relax with CP2K forces (and stress); (relaxed, energy, record, unconverged SCFs)."""
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    from softbench.analysis.elastic import ase_stress_to_gpa
-    from softbench.makers.relax import relax_atoms
-
-    atoms = AseAtomsAdaptor.get_atoms(structure)
-    calc = Cp2kCalculator(runner, kpoints, stress=relax_cell, strict=False)
-    result = relax_atoms(atoms, calc, fmax, steps, relax_cell, fix_symmetry=relax_cell)
-    energy = float(atoms.get_potential_energy())
-    forces = np.asarray(atoms.get_forces(), float)
-    stress = ase_stress_to_gpa(atoms.get_stress(voigt=False)) if relax_cell else None
-    atoms.set_constraint()
-    record = RelaxationRecord(
-        converged=result.converged and calc.scf_failures == 0,
-        steps=result.steps,
-        fmax=fmax,
-        max_force=float(np.linalg.norm(forces, axis=1).max()),
-        max_stress_gpa=float(np.abs(stress).max()) if stress is not None else None,
-    )
-    return AseAtomsAdaptor.get_structure(atoms), energy, record, calc.scf_failures
 
 
 @dataclass
