@@ -135,7 +135,10 @@ class _Springs:
         def compute(runner, atoms, kpoints, eps_scf=None, stress=True):
             return self.compute(atoms, kpoints, eps_scf, stress)
 
-        monkeypatch.setattr(module, "cp2k_problem", lambda ranks=None: None)
+        from softbench.makers.cp2k import runner
+
+        for where in {module, runner}:
+            monkeypatch.setattr(where, "cp2k_problem", lambda ranks=None: None)
         monkeypatch.setattr(module.Cp2kRunner, "compute", compute)
 
     def compute(self, atoms, kpoints, eps_scf=None, stress=True):

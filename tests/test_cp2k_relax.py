@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from softbench.makers.cp2k import relax as cp2k_relax_module
+from softbench.makers.cp2k import runner as runner_module
 from softbench.makers.cp2k.runner import Cp2kResult, Cp2kRunner
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.schemas.high_energy import VASP_RELAX, HighEnergySampling
@@ -49,11 +49,8 @@ def _emt_compute(runner, atoms, kpoints, eps_scf=None, stress=True):
 @pytest.fixture
 def emt_cp2k(monkeypatch):
     """Every CP2K run (validation, relaxation, statics) is an EMT calculation."""
-    from softbench.makers.cp2k import high_energy
-
     monkeypatch.setattr(Cp2kRunner, "compute", _emt_compute)
-    monkeypatch.setattr(cp2k_relax_module, "cp2k_problem", lambda ranks=None: None)
-    monkeypatch.setattr(high_energy, "cp2k_problem", lambda ranks=None: None)
+    monkeypatch.setattr(runner_module, "cp2k_problem", lambda ranks=None: None)
 
 
 def _sampling(relax: bool) -> HighEnergySampling:
@@ -114,11 +111,11 @@ def test_unvetted_element_and_unconverged_scf_are_refused(monkeypatch, tmp_path)
         Cp2kRelaxError, match="refused: no vetted CP2K pseudopotential/basis for Xe"
     ):
         cp2k_relax(xe, "XeAl", directory=tmp_path)
-    monkeypatch.setattr(cp2k_relax_module, "cp2k_problem", lambda ranks=None: "CP2K is missing")
+    monkeypatch.setattr(runner_module, "cp2k_problem", lambda ranks=None: "CP2K is missing")
     with pytest.raises(Cp2kRelaxError, match="refused: CP2K is missing"):
         cp2k_relax(_al4(), MID, directory=tmp_path)
 
-    monkeypatch.setattr(cp2k_relax_module, "cp2k_problem", lambda ranks=None: None)
+    monkeypatch.setattr(runner_module, "cp2k_problem", lambda ranks=None: None)
 
     def unconverged(runner, atoms, kpoints, eps_scf=None, stress=True):
         result = _emt_compute(runner, atoms, kpoints, eps_scf, stress)

@@ -171,15 +171,7 @@ def predict_elastic(
             relaxed, evaluate, calc, opts, opts["strain_magnitudes"]
         )
         doc.deformations = [np.asarray(d).tolist() for d in deformations]
-        tensor = fit_elastic_tensor(
-            relaxed,
-            doc.deformations,
-            stresses,
-            eq_stress_gpa=eq_stress,
-            symprec=opts["symprec"] if opts["sym_reduce"] else None,
-            method=opts["fitting_method"],
-        )
-        m = moduli(tensor.voigt)
+        tensor, m = fit_moduli(relaxed, doc.deformations, stresses, eq_stress, opts)
     except Exception as exc:  # a strained cell the model or the fit cannot handle
         return doc.with_failure(f"elastic tensor failed: {type(exc).__name__}: {exc}")
     doc.stresses_gpa = [s.tolist() for s in stresses]
@@ -230,15 +222,7 @@ def scan_point(
             (-magnitude, magnitude),
             fix_symprec=scan_symprec(relaxed, magnitude),
         )
-        tensor = fit_elastic_tensor(
-            relaxed,
-            [np.asarray(d) for d in deformations],
-            stresses,
-            eq_stress_gpa=eq_stress,
-            symprec=opts["symprec"] if opts["sym_reduce"] else None,
-            method=opts["fitting_method"],
-        )
-        m = moduli(tensor.voigt)
+        tensor, m = fit_moduli(relaxed, deformations, stresses, eq_stress, opts)
     except Exception as exc:  # one magnitude the model or the fit cannot handle
         point.reason = f"{type(exc).__name__}: {exc}"
         return point
@@ -246,6 +230,25 @@ def scan_point(
     point.k_vrh_gpa, point.g_vrh_gpa = m.k_vrh, m.g_vrh
     point.mechanically_stable = m.stable
     return point
+
+
+def fit_moduli(
+    relaxed: Structure,
+    deformations: list[Any],
+    stresses: list[np.ndarray],
+    eq_stress: np.ndarray,
+    opts: dict[str, Any],
+) -> tuple[Any, Any]:
+    """atomate2's fit of the tensor (symmetry and method from ``opts``), and its moduli."""
+    tensor = fit_elastic_tensor(
+        relaxed,
+        [np.asarray(d) for d in deformations],
+        stresses,
+        eq_stress_gpa=eq_stress,
+        symprec=opts["symprec"] if opts["sym_reduce"] else None,
+        method=opts["fitting_method"],
+    )
+    return tensor, moduli(tensor.voigt)
 
 
 def scan_symprec(structure: Structure, magnitude: float) -> float:

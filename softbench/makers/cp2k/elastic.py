@@ -37,8 +37,6 @@ from softbench.analysis.elastic import (
     MP_STRAIN_MAGNITUDES,
     SYMPREC,
     ase_stress_to_gpa,
-    fit_elastic_tensor,
-    moduli,
 )
 from softbench.makers.cp2k.calculator import Cp2kCalculator
 from softbench.makers.cp2k.high_energy import validate_elements
@@ -46,6 +44,7 @@ from softbench.makers.cp2k.runner import Cp2kError, Cp2kRunner, cp2k_problem
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.makers.elastic import (
     MAX_VOLUME_CHANGE,
+    fit_moduli,
     relax,
     standard_cell,
     strained_stresses,
@@ -184,15 +183,7 @@ def fit_with_cp2k(
     unconverged = sum(1 for r in records if r is not None and not r.converged)
     if unconverged:
         doc.warnings.append(f"{unconverged} strained cell relaxation(s) not converged")
-    tensor = fit_elastic_tensor(
-        relaxed,
-        doc.deformations,
-        stresses,
-        eq_stress_gpa=eq_stress,
-        symprec=opts["symprec"] if opts["sym_reduce"] else None,
-        method=opts["fitting_method"],
-    )
-    m = moduli(tensor.voigt)
+    tensor, m = fit_moduli(relaxed, deformations, stresses, eq_stress, opts)
     doc.elastic_tensor = np.asarray(tensor.voigt).tolist()
     doc.k_vrh_gpa, doc.g_vrh_gpa = m.k_vrh, m.g_vrh
     doc.mechanically_stable = m.stable

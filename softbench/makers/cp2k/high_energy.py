@@ -34,6 +34,7 @@ from softbench.makers.cp2k.runner import (
     cp2k_command,
     cp2k_problem,
     cp2k_ranks,
+    cp2k_refusal,
 )
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.schemas.configuration import ARRAYS_KEY, Configuration
@@ -81,13 +82,9 @@ def validate_elements(
     within ``FD_ABS_TOLERANCE + FD_REL_TOLERANCE * |F|``.
     """
     elements = sorted(set(elements))
-    missing = settings.missing(elements)
-    if missing:
-        return (
-            f"no vetted CP2K pseudopotential/basis for {', '.join(missing)} "
-            f"(vetted: {', '.join(sorted(settings.kinds))})",
-            {},
-        )
+    unvetted = settings.unvetted(elements)
+    if unvetted:
+        return unvetted, {}
     atoms = validation_cell(elements)
     eps = settings.eps_scf
     kinds = ", ".join(
@@ -195,13 +192,7 @@ def cp2k_reference(
     doc.source = f"CP2K (ASE calculator) statics on frames of {frames.sampling.describe()}"
     doc.formula = frames.formula
     elements = sorted({s.symbol for f in frames.frames for s in f.structure.species})
-    missing = settings.missing(elements)
-    problem = (
-        f"no vetted CP2K pseudopotential/basis for {', '.join(missing)} "
-        f"(vetted: {', '.join(sorted(settings.kinds))})"
-        if missing
-        else cp2k_problem(ranks)
-    )
+    problem = cp2k_refusal(elements, settings, ranks)
     if problem:
         doc.state, doc.reason = "unusable", problem
         return doc

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
 from softbench.makers.cp2k.calculator import Cp2kCalculator
-from softbench.makers.cp2k.runner import Cp2kError, Cp2kRunner, cp2k_problem
+from softbench.makers.cp2k.runner import Cp2kError, Cp2kRunner, cp2k_refusal
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.schemas.elastic import RelaxationRecord
 
@@ -123,13 +123,7 @@ def cp2k_relax(
     settings = settings or Cp2kSettings()
     directory = Path(directory).resolve()
     elements = sorted({s.symbol for s in structure.species})
-    missing = settings.missing(elements)
-    problem = (
-        f"no vetted CP2K pseudopotential/basis for {', '.join(missing)} "
-        f"(vetted: {', '.join(sorted(settings.kinds))})"
-        if missing
-        else cp2k_problem(ranks)
-    )
+    problem = cp2k_refusal(elements, settings, ranks)
     if problem:
         raise Cp2kRelaxError(f"CP2K relaxation of {material_id} refused: {problem}")
     with Cp2kRunner(settings, directory / "validation", ranks) as runner:

@@ -100,6 +100,11 @@ def cp2k_problem(ranks: int | None = None) -> str | None:
     return None
 
 
+def cp2k_refusal(elements: Any, settings: Cp2kSettings, ranks: int | None = None) -> str | None:
+    """Why CP2K cannot compute these elements here (unvetted kind, no CP2K), or None."""
+    return settings.unvetted(elements) or cp2k_problem(ranks)
+
+
 @dataclass
 class Cp2kResult:
     """Energy (eV), forces (eV/Å), stress (eV/Å³, ASE sign) and SCF state of one run."""

@@ -140,6 +140,16 @@ class Cp2kSettings(MakerSettings):
         """Elements without a kind entry."""
         return sorted(set(elements) - set(self.kinds))
 
+    def unvetted(self, elements: Iterable[str]) -> str | None:
+        """Why these elements cannot be computed (no vetted kind), or None."""
+        missing = self.missing(elements)
+        if not missing:
+            return None
+        return (
+            f"no vetted CP2K pseudopotential/basis for {', '.join(missing)} "
+            f"(vetted: {', '.join(sorted(self.kinds))})"
+        )
+
     def kpoints(self, cell: np.ndarray) -> tuple[int, int, int]:
         """Monkhorst-Pack grid for a cell (rows are lattice vectors, Å)."""
         reciprocal = 2 * math.pi * np.linalg.inv(np.asarray(cell, float)).T

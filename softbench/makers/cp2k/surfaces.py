@@ -24,7 +24,7 @@ from pymatgen.core import Structure
 from softbench.analysis.surfaces import SlabSpec, SurfaceInputError, check_bulk
 from softbench.makers.cp2k.high_energy import validate_elements
 from softbench.makers.cp2k.relax import relax_with_cp2k
-from softbench.makers.cp2k.runner import Cp2kRunner, cp2k_problem
+from softbench.makers.cp2k.runner import Cp2kRunner, cp2k_refusal
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.makers.surfaces import compute_surfaces, input_key
 from softbench.schemas.elastic import RelaxationRecord
@@ -89,13 +89,7 @@ def cp2k_surfaces(
     except SurfaceInputError as exc:
         return doc.with_failure(str(exc), "unusable")
     elements = sorted({s.symbol for s in structure.species})
-    missing = settings.missing(elements)
-    problem = (
-        f"no vetted CP2K pseudopotential/basis for {', '.join(missing)} "
-        f"(vetted: {', '.join(sorted(settings.kinds))})"
-        if missing
-        else cp2k_problem(ranks)
-    )
+    problem = cp2k_refusal(elements, settings, ranks)
     if problem:
         return doc.with_failure(problem, "unusable")
     with Cp2kRunner(settings, directory / "validation", ranks) as runner:
