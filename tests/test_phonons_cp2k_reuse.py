@@ -50,6 +50,21 @@ def _second_emt() -> str:
     return register(spec, overwrite=True).name
 
 
+def _count_dft_phonons(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Material ids of the phonon builder's DFT phonon calculations, in order."""
+    from softbench.builders import phonons
+
+    seen: list[str] = []
+    real = phonons.dft_phonons
+
+    def counted(ref):
+        seen.append(ref.material_id)
+        return real(ref)
+
+    monkeypatch.setattr(phonons, "dft_phonons", counted)
+    return seen
+
+
 def _references(stores) -> list[dict]:
     return list(stores.jobs.query({"output.doc_type": "reference"}, properties=["uuid", "output"]))
 
@@ -72,12 +87,14 @@ def test_rerun_reuses_reference_and_model_work(monkeypatch, stores, tmp_path, ca
     )
     cp2k = _EmtCp2k(monkeypatch)
     b = _second_emt()
+    dft = _count_dft_phonons(monkeypatch)
     argv = ["run", "phonons", "--structures", str(al), "--dft", "cp2k", "--min-length", "3",
             "--mode", "both", "--store", "memory", "--work-dir", str(tmp_path / "w")]  # fmt: skip
 
     assert main([*argv, "--models", EMT]) == 0
     assert "0 reference(s) and 0 prediction(s) reused; running 3 job(s)" in capsys.readouterr().err
     first_calls = cp2k.calls
+    assert dft == ["Al"]  # --mode both: one phonon builder pass, the DFT phonons once
     assert first_calls > 1  # element validation and the displaced supercell
     (ref,) = _references(stores)
     assert ref["output"]["input_key"] and ref["output"]["state"] == "successful"
@@ -86,6 +103,7 @@ def test_rerun_reuses_reference_and_model_work(monkeypatch, stores, tmp_path, ca
     err = capsys.readouterr().err
     assert "1 reference(s) and 2 prediction(s) reused; running 2 job(s)" in err
     assert cp2k.calls == first_calls  # no CP2K the second time
+    assert dft == ["Al", "Al"]
     assert len(_references(stores)) == 1
     preds = _predictions(stores)
     assert sorted(p[:2] for p in preds) == sorted(
@@ -96,6 +114,7 @@ def test_rerun_reuses_reference_and_model_work(monkeypatch, stores, tmp_path, ca
     for mode in ("fixed", "relaxed"):
         assert docs[(b, mode)]["reference_uuid"] == ref["uuid"]
         assert docs[(b, mode)]["state"] == "successful", docs[(b, mode)].get("reason")
+    assert docs[(b, "fixed")]["softening_scale"] == pytest.approx(1.0)  # force parity built
     ratio = docs[(b, "fixed")]["max_freq_ratio"]  # EMT against EMT's own "DFT"
     assert ratio == pytest.approx(docs[(EMT, "fixed")]["max_freq_ratio"])
     assert ratio == pytest.approx(1.0, abs=1e-6)

@@ -84,7 +84,6 @@ def plan(args: argparse.Namespace) -> TaskFlow:
     from softbench.makers.phonons import RELAX_FMAX, RELAX_STEPS
     from softbench.models import get_models
     from softbench.query import fetch, render
-    from softbench.schemas.phonons import PHONON_TASKS
     from softbench.workflows.phonons import (
         MODES,
         existing_phonon_work,
@@ -133,8 +132,7 @@ def plan(args: argparse.Namespace) -> TaskFlow:
         print(render([d for d in summary if d["mode"] in modes], "phonon-summary"))
         _report_problems(docs)
 
-    # softening (fixed-mode force parity) first, then phonons
-    return TaskFlow(flow, stores, [PHONON_TASKS[m] for m in modes], message, report)
+    return TaskFlow(flow, stores, build_tasks(modes), message, report)
 
 
 def _cp2k_plan(args: argparse.Namespace) -> TaskFlow:
@@ -146,7 +144,6 @@ def _cp2k_plan(args: argparse.Namespace) -> TaskFlow:
     from softbench.makers.phonons import RELAX_FMAX, RELAX_STEPS
     from softbench.models import get_models
     from softbench.query import fetch, render
-    from softbench.schemas.phonons import PHONON_TASKS
     from softbench.workflows.phonons import (
         MODES,
         cp2k_phonon_flow,
@@ -197,8 +194,7 @@ def _cp2k_plan(args: argparse.Namespace) -> TaskFlow:
         print(render([d for d in docs if d["mode"] in modes], "phonons"))
         _report_problems(docs)
 
-    tasks = [PHONON_TASKS[m] for m in modes]
-    return TaskFlow(flow, stores, tasks, message, report, details=args.work_dir)
+    return TaskFlow(flow, stores, build_tasks(modes), message, report, details=args.work_dir)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -219,6 +215,14 @@ def run(args: argparse.Namespace) -> int:
     if run_and_build(type(task_flow.flow)([]), task_flow.stores, args.no_build, task_flow.tasks):
         task_flow.report()
     return 0
+
+
+def build_tasks(modes: list[str]) -> list[str]:
+    """Build tasks of the modes: both in one phonon builder pass (DFT phonons once)."""
+    from softbench.schemas.phonons import BOTH_MODES, PHONON_TASKS
+
+    # the softening builder (fixed-mode force parity) runs before the phonon builder
+    return [BOTH_MODES] if len(modes) > 1 else [PHONON_TASKS[m] for m in modes]
 
 
 def _report_problems(docs: list[dict]) -> None:
