@@ -40,6 +40,7 @@ from softbench.builders.pairing import (
 from softbench.makers.phonons import PHONOPY_KEY
 from softbench.schemas.base import PHONON_RELAXED
 from softbench.schemas.phonons import (
+    BOTH_MODES,
     PHONON_BANDS,
     PHONON_SUMMARY,
     PHONON_TASKS,
@@ -64,7 +65,7 @@ REFERENCE_TASK = PHONON_TASKS["fixed"]  # relaxed mode compares to the same DFT 
 
 def modes_for(task: str | None) -> list[str]:
     """Modes a ``--task`` filter selects (None or 'phonons': both)."""
-    if task in (None, "phonons"):
+    if task in (None, BOTH_MODES):
         return list(PHONON_TASKS)
     return [mode for mode, name in PHONON_TASKS.items() if name == task]
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from softbench.analysis.softening import DEFAULT_BOOTSTRAP, force_parity
 from softbench.builders.base import GroupSummaryBuilder, PairBuilder
 from softbench.builders.pairing import iter_pairs, pair_configurations
+from softbench.schemas.phonons import BOTH_MODES, PHONON_TASKS
 from softbench.schemas.prediction import PredictionTaskDocument
 from softbench.schemas.reference import ReferenceTaskDocument
 from softbench.schemas.softening import (
@@ -54,7 +55,9 @@ class SofteningBuilder(PairBuilder):
 
     def pairs(self) -> Iterator[dict[str, Any]]:
         """Newest prediction per (task, material, reference, model) and its reference."""
-        criteria = {"task": self.task} if self.task else {}
+        # 'phonons' (both modes) builds the force parity of fixed mode's predictions
+        task = PHONON_TASKS["fixed"] if self.task == BOTH_MODES else self.task
+        criteria = {"task": task} if task else {}
         for (task, mid, label, model), pred, ref in iter_pairs(self.jobs, **criteria):
             yield {
                 "key": softening_key(task, mid, model, label),

@@ -84,7 +84,6 @@ def plan(args: argparse.Namespace) -> TaskFlow:
     from softbench.makers.phonons import RELAX_FMAX, RELAX_STEPS
     from softbench.models import get_models
     from softbench.query import fetch, render
-    from softbench.schemas.phonons import PHONON_TASKS
     from softbench.workflows.phonons import (
         MODES,
         existing_phonon_work,
@@ -133,37 +132,60 @@ def plan(args: argparse.Namespace) -> TaskFlow:
         print(render([d for d in summary if d["mode"] in modes], "phonon-summary"))
         _report_problems(docs)
 
-    # softening (fixed-mode force parity) first, then phonons
-    return TaskFlow(flow, stores, [PHONON_TASKS[m] for m in modes], message, report)
+    return TaskFlow(flow, stores, build_tasks(modes), message, report)
 
 
 def _cp2k_plan(args: argparse.Namespace) -> TaskFlow:
     """CP2K phonons of input structures, then the model jobs on them."""
     from softbench.ingest.structures import read_structures
+    from softbench.makers.cp2k.phonons import phonon_input_key
     from softbench.makers.cp2k.runner import cp2k_problem
     from softbench.makers.cp2k.settings import Cp2kSettings
+    from softbench.makers.phonons import RELAX_FMAX, RELAX_STEPS
     from softbench.models import get_models
     from softbench.query import fetch, render
-    from softbench.schemas.phonons import PHONON_TASKS
-    from softbench.workflows.phonons import MODES, cp2k_phonon_flow
+    from softbench.workflows.phonons import (
+        MODES,
+        cp2k_phonon_flow,
+        existing_phonon_work,
+        reusable_cp2k_phonon_references,
+    )
 
     if args.structures is None or args.dft != "cp2k":
         raise UsageError("--structures and --dft cp2k go together (DFT phonons computed here)")
-    problem = cp2k_problem()
-    if problem:
-        raise UsageError(problem)
     models = get_models(args.models)
     structures = read_structures(args.structures, args.materials)
     settings = Cp2kSettings()
+    label = settings.label()
     modes = list(MODES) if args.mode == "both" else [args.mode]
     stores = open_cli_stores(args)
-    flow = cp2k_phonon_flow(structures, models, settings, modes, args.min_length, args.device)
-    label = settings.label()
+    reuse: dict[str, str] = {}
+    skip: set[tuple[str, str, str]] = set()
+    if not args.rerun:  # --rerun computes the CP2K references and the model jobs again
+        keys = {m: phonon_input_key(s, settings, args.min_length) for m, s in structures.items()}
+        reuse = reusable_cp2k_phonon_references(stores.jobs, label, keys)
+        done = existing_phonon_work(stores.jobs, reuse, [m.name for m in models])
+        skip = {s for s in done if s[0] in modes}
+    problem = cp2k_problem() if len(reuse) < len(structures) else None  # reuse needs no CP2K
+    if problem:
+        raise UsageError(problem)
+    flow = cp2k_phonon_flow(
+        structures,
+        models,
+        settings,
+        modes,
+        args.min_length,
+        args.device,
+        existing_references=reuse,
+        skip=skip,
+        fmax=args.fmax if args.fmax is not None else RELAX_FMAX,
+        max_steps=args.relax_steps if args.relax_steps is not None else RELAX_STEPS,
+    )
     message = (
         f"softbench: CP2K phonons ({label}, supercells >= {args.min_length:g} Å) of "
         f"{len(structures)} material(s), then {len(models)} model(s), mode(s) "
-        f"{', '.join(modes)}; running {len(flow.jobs)} job(s) in {args.work_dir} on store "
-        f"{stores.spec} (the CP2K references are computed again on a rerun)"
+        f"{', '.join(modes)}; {len(reuse)} reference(s) and {len(skip)} prediction(s) "
+        f"reused; running {len(flow.jobs)} job(s) in {args.work_dir} on store {stores.spec}"
     )
     names = ",".join(m.name for m in models)
 
@@ -172,8 +194,7 @@ def _cp2k_plan(args: argparse.Namespace) -> TaskFlow:
         print(render([d for d in docs if d["mode"] in modes], "phonons"))
         _report_problems(docs)
 
-    tasks = [PHONON_TASKS[m] for m in modes]
-    return TaskFlow(flow, stores, tasks, message, report, details=args.work_dir)
+    return TaskFlow(flow, stores, build_tasks(modes), message, report, details=args.work_dir)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -187,12 +208,21 @@ def run(args: argparse.Namespace) -> int:
     from softbench.run import run_flow
 
     print(task_flow.plan, file=sys.stderr)
-    work = Path(task_flow.details).expanduser().resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    run_flow(task_flow.flow, task_flow.stores, root_dir=work, create_folders=True)
+    if task_flow.flow.jobs:  # empty where everything was reused
+        work = Path(task_flow.details).expanduser().resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        run_flow(task_flow.flow, task_flow.stores, root_dir=work, create_folders=True)
     if run_and_build(type(task_flow.flow)([]), task_flow.stores, args.no_build, task_flow.tasks):
         task_flow.report()
     return 0
+
+
+def build_tasks(modes: list[str]) -> list[str]:
+    """Build tasks of the modes: both in one phonon builder pass (DFT phonons once)."""
+    from softbench.schemas.phonons import BOTH_MODES, PHONON_TASKS
+
+    # the softening builder (fixed-mode force parity) runs before the phonon builder
+    return [BOTH_MODES] if len(modes) > 1 else [PHONON_TASKS[m] for m in modes]
 
 
 def _report_problems(docs: list[dict]) -> None:

@@ -26,6 +26,7 @@ from softbench.schemas.prediction import ModelTaskDocument
 from softbench.schemas.provenance import utcnow
 
 PHONON_TASKS = {"fixed": "phonons-fixed", "relaxed": "phonons-relaxed"}
+BOTH_MODES = "phonons"  # build task of both modes: one phonon builder pass, DFT phonons once
 PhononMode = Literal["fixed", "relaxed"]
 PHONONS = "phonons"  # collection of PhononDocument
 PHONON_SUMMARY = "phonon_summary"  # collection of PhononSummaryDocument

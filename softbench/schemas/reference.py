@@ -17,6 +17,9 @@ class ReferenceTaskDocument(TaskDocument, ConfigurationSet):
     task: str = Field(description="benchmark task, e.g. forces, high-energy, phonons")
     source: str = Field(description="file, directory or job the data came from")
     source_checksum: str | None = None
+    input_key: str | None = Field(
+        None, description="computed references: hash of input structure + DFT protocol (reuse key)"
+    )
     dft_settings: dict[str, Any] = Field(default_factory=dict)
     state: Literal["successful", "unusable"] = "successful"
     excluded_configurations: dict[str, str] = Field(default_factory=dict)

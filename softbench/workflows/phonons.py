@@ -7,7 +7,7 @@ from the SofteningBuilder); relaxed mode is one :class:`RelaxedPhononMaker` job.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from jobflow import Flow, Job, JobStore, Maker, OutputReference
@@ -21,10 +21,14 @@ from softbench.makers.phonons import (
     RelaxedPhononMaker,
 )
 from softbench.models import ModelSpec, model_ref
-from softbench.schemas.base import PHONON_RELAXED
+from softbench.schemas.base import PHONON_RELAXED, REFERENCE, doc_type_query
 from softbench.schemas.phonons import PHONON_TASKS
 from softbench.workflows.forces import model_job, reference_flow, route
-from softbench.workflows.reuse import existing_predictions, reusable_references
+from softbench.workflows.reuse import (
+    existing_predictions,
+    newest_matching,
+    reusable_references,
+)
 
 MODES = ("fixed", "relaxed")
 
@@ -50,6 +54,30 @@ def relaxed_job(
     return route(job, spec, PHONON_TASKS["relaxed"], material_id)
 
 
+def mode_jobs(
+    models: Sequence[ModelSpec],
+    modes: Sequence[str],
+    skip: set[tuple[str, str, str]],
+    device: str | None = None,
+    fmax: float = RELAX_FMAX,
+    max_steps: int = RELAX_STEPS,
+) -> Callable[[str, OutputReference, str], Iterator[Job]]:
+    """``model_jobs(material, reference output, reference uuid)``: every mode's model jobs.
+
+    Both modes run on the one reference of a material; ``skip`` holds (mode,
+    material, model) already done.
+    """
+
+    def model_jobs(mid: str, ref_output: OutputReference, ref_uuid: str) -> Iterator[Job]:
+        for spec in models:
+            if "fixed" in modes and ("fixed", mid, spec.name) not in skip:
+                yield model_job(spec, ref_output, ref_uuid, mid, device, PHONON_TASKS["fixed"])
+            if "relaxed" in modes and ("relaxed", mid, spec.name) not in skip:
+                yield relaxed_job(spec, ref_output, ref_uuid, mid, device, fmax, max_steps)
+
+    return model_jobs
+
+
 def phonon_flow(
     items: Sequence[SourceItem],
     models: Sequence[ModelSpec],
@@ -63,7 +91,6 @@ def phonon_flow(
     max_steps: int = RELAX_STEPS,
 ) -> Flow:
     """Build the flow; ``skip`` holds (mode, material, model) already done."""
-    skip = skip or set()
     task = PHONON_TASKS["fixed"]
 
     def ingest_maker(mid: str) -> Maker:
@@ -71,13 +98,7 @@ def phonon_flow(
             name=f"ingest phonons {mid}", task=task, label=label, settings=settings or {}
         )
 
-    def model_jobs(mid: str, ref_output: OutputReference, ref_uuid: str) -> Iterator[Job]:
-        for spec in models:
-            if "fixed" in modes and ("fixed", mid, spec.name) not in skip:
-                yield model_job(spec, ref_output, ref_uuid, mid, device, task)
-            if "relaxed" in modes and ("relaxed", mid, spec.name) not in skip:
-                yield relaxed_job(spec, ref_output, ref_uuid, mid, device, fmax, max_steps)
-
+    model_jobs = mode_jobs(models, modes, skip or set(), device, fmax, max_steps)
     return reference_flow(
         items, task, ingest_maker, existing_references, model_jobs, name="softbench phonons"
     )
@@ -119,22 +140,51 @@ def cp2k_phonon_flow(
     modes: Sequence[str] = MODES,
     min_length: float = 10.0,
     device: str | None = None,
+    existing_references: dict[str, str] | None = None,
+    skip: set[tuple[str, str, str]] | None = None,
+    fmax: float = RELAX_FMAX,
+    max_steps: int = RELAX_STEPS,
 ) -> Flow:
-    """Per material: CP2K phonons (:mod:`softbench.makers.cp2k.phonons`), then model jobs."""
+    """Per material: CP2K phonons (:mod:`softbench.makers.cp2k.phonons`), then model jobs.
+
+    ``existing_references``: material id -> job uuid of a stored CP2K reference of
+    the same input (:func:`reusable_cp2k_phonon_references`; no CP2K job then);
+    ``skip``: (mode, material, model) already done on it.
+    """
     from softbench.makers.cp2k.phonons import Cp2kPhononReferenceMaker
 
-    task = PHONON_TASKS["fixed"]
+    existing_references = existing_references or {}
+    model_jobs = mode_jobs(models, modes, skip or set(), device, fmax, max_steps)
     jobs: list[Job | Flow] = []
     for mid, structure in structures.items():
-        maker = Cp2kPhononReferenceMaker(
-            name=f"cp2k phonons {mid}", settings=settings, min_length=min_length
-        )
-        ref = maker.make(structure, mid)
-        ref.update_config({"manager_config": {"_category": "default"}})
-        jobs.append(ref)
-        for spec in models:
-            if "fixed" in modes:
-                jobs.append(model_job(spec, ref.output, ref.uuid, mid, device, task))
-            if "relaxed" in modes:
-                jobs.append(relaxed_job(spec, ref.output, ref.uuid, mid, device))
+        if mid in existing_references:
+            ref_uuid = existing_references[mid]
+            ref_output = OutputReference(ref_uuid)
+        else:
+            maker = Cp2kPhononReferenceMaker(
+                name=f"cp2k phonons {mid}", settings=settings, min_length=min_length
+            )
+            ref = maker.make(structure, mid)
+            ref.update_config({"manager_config": {"_category": "default"}})
+            ref.metadata.update({"softbench": {"task": PHONON_TASKS["fixed"], "material_id": mid}})
+            jobs.append(ref)
+            ref_uuid, ref_output = ref.uuid, ref.output
+        jobs.extend(model_jobs(mid, ref_output, ref_uuid))
     return Flow(jobs, name="softbench phonons (CP2K)")
+
+
+def reusable_cp2k_phonon_references(
+    jobs: JobStore, label: str, input_keys: dict[str, str]
+) -> dict[str, str]:
+    """material_id -> uuid of the newest successful CP2K reference of the same input.
+
+    ``input_keys``: material id -> :func:`~softbench.makers.cp2k.phonons.phonon_input_key`
+    (structure, CP2K settings, supercell and displacement).
+    """
+    criteria = {
+        "output.doc_type": doc_type_query(REFERENCE),
+        "output.task": PHONON_TASKS["fixed"],
+        "output.reference": label,
+        "output.state": "successful",
+    }
+    return newest_matching(jobs, criteria, list(input_keys), "input_key", input_keys.__getitem__)

@@ -11,6 +11,8 @@ taken as the equilibrium (relax it with the same method first for real numbers).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,21 @@ from softbench.schemas.reference import ReferenceTaskDocument
 def supercell_matrix(structure: Structure, min_length: float) -> np.ndarray:
     """Diagonal repetition giving every lattice vector at least ``min_length`` Å."""
     return np.diag([max(1, math.ceil(min_length / a - 1e-9)) for a in structure.lattice.abc])
+
+
+def phonon_input_key(
+    structure: Structure, settings: Cp2kSettings, min_length: float, displacement: float = 0.01
+) -> str:
+    """Hash of input structure, CP2K label, supercell and displacement (a rerun's identity)."""
+    payload = {
+        "lattice": np.round(structure.lattice.matrix, 6).tolist(),
+        "species": [str(s.species) for s in structure],
+        "frac": np.round(structure.frac_coords, 6).tolist(),
+        "label": settings.label(),
+        "supercell": supercell_matrix(structure.get_primitive_structure(), min_length).tolist(),
+        "displacement": displacement,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -79,6 +96,7 @@ def cp2k_phonon_reference(
         formula=structure.composition.reduced_formula,
         reference=settings.label(),
         source="softbench CP2K finite displacements (phonopy)",
+        input_key=phonon_input_key(structure, settings, min_length, displacement),
         dft_settings={
             **settings.describe(),
             "displacement_angstrom": displacement,
