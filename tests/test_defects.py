@@ -227,7 +227,7 @@ def test_cli_runs_models_and_prints_json(tmp_path, capsys):
     assert {d["state"] for d in docs} == {"unpaired"}
     # a rerun reuses the stored model document
     assert main(args) == 0
-    assert "1 (material, model) pair(s) reused" in capsys.readouterr().err
+    assert "0 reference(s) and 1 prediction(s) reused" in capsys.readouterr().err
 
 
 def test_cli_bad_input_exits_2(tmp_path, capsys):

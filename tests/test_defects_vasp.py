@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from jobflow import Flow
 from pymatgen.io.vasp import Vasprun
 from pymatgen.io.vasp.sets import MPRelaxSet
 
@@ -105,3 +106,46 @@ def test_vasp_defect_flow_with_double(gan_runs, stores, tmp_path, monkeypatch):
     assert doc["label"] == "v_Cu" and doc["state"] in ("successful", "flagged")
     assert doc["dft_value"] == pytest.approx(ref.defects[0].formation_energy_ev)
     assert doc["error"] == pytest.approx(3.0 - doc["dft_value"])  # bond model: 6 eps = 3 eV
+
+
+def test_rerun_with_another_model_reuses_the_vasp_reference(gan_runs, stores, tmp_path,
+                                                            monkeypatch):  # fmt: skip
+    from softbench.builders.defects import build_defects
+    from softbench.models import get_models
+    from softbench.workflows.defects import (
+        defects_flow,
+        existing_defect_predictions,
+        paired_references,
+        reusable_defect_references,
+    )
+
+    emt, label = "ase:ase.calculators.emt.EMT", "vasp:mp-pbe-defects"
+    bulk_run, defect_run = gan_runs
+    cu = defect_set(element_structure("Cu"), "Cu", kinds=("vacancy",), min_length=5.0)
+    first = defects_flow([cu], get_models(BONDS), label, dft="vasp")
+    monkeypatch.chdir(tmp_path)
+    with fake_vasp(monkeypatch, lambda name: defect_run if "v_Cu" in name else bulk_run) as double:
+        run_flow(first, stores, root_dir=tmp_path, create_folders=True, log=False)
+        assert len(double.runs) == 4
+        reuse = reusable_defect_references(stores.jobs, label, [cu])
+        assert reuse == {"Cu": first.jobs[0].output.uuid}  # the conversion job's document
+        pairs = paired_references(["Cu"], reuse, "vasp")
+        skip = existing_defect_predictions(stores.jobs, label, [cu], [BONDS, emt], pairs)
+        assert skip == {("Cu", BONDS)}
+        second = defects_flow([cu], get_models(f"{BONDS},{emt}"), label, dft="vasp", skip=skip,
+                              references=reuse)  # fmt: skip
+        assert [j.name for j in second.jobs] == [f"{emt} defects Cu"]  # no VASP job
+        double.runs.clear()
+        run_flow(second, stores, root_dir=tmp_path, create_folders=True, log=False)
+        assert double.runs == {}
+
+    build_defects(stores)
+    docs = {d["model"]: d for d in stores.collection("defects").query({})}
+    assert docs[emt]["reference_uuid"] == docs[BONDS]["reference_uuid"] == reuse["Cu"]
+    assert docs[emt]["dft_value"] == pytest.approx(docs[BONDS]["dft_value"])
+    assert docs[emt]["error"] is not None
+    # another input (a bigger supercell) is not reused; --rerun passes no references
+    big = defect_set(element_structure("Cu"), "Cu", kinds=("vacancy",), min_length=8.0)
+    assert reusable_defect_references(stores.jobs, label, [big]) == {}
+    again = defects_flow([big], get_models(emt), label, dft="vasp")
+    assert len(again.jobs) == 2 and isinstance(again.jobs[0], Flow)

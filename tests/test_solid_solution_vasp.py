@@ -54,3 +54,44 @@ def test_vasp_solid_solution_flow_with_double(shared, stores, tmp_path, monkeypa
     assert set(docs) == set(cells)
     assert all(d["state"] in ("successful", "flagged") for d in docs.values())
     assert docs["x=0/0"]["error"] == 0.0 and docs["x=2/0"]["error"] == 0.0
+
+
+def test_cli_rerun_with_another_model_reuses_the_vasp_reference(shared, tmp_path, monkeypatch,
+                                                                capsys):  # fmt: skip
+    import softbench.cli.high_energy
+    from softbench.cli import main
+    from softbench.stores import open_stores
+
+    lattice_gas = "ase:softbench.testing.calculators.UnlikeCations"
+    bonds = "ase:softbench.testing.calculators.BrokenBonds"
+    monkeypatch.setattr(softbench.cli.high_energy, "vasp_problem", lambda: None)
+    monkeypatch.chdir(tmp_path)
+    store = str(tmp_path / "store")
+
+    def run(models, *options):
+        args = ["run", "solid-solution", "--supercell", "1,1,1", "--models", models,
+                "--store", store, "--work-dir", str(tmp_path / "work"), *options]  # fmt: skip
+        double.runs.clear()
+        assert main(args) == 0
+        return capsys.readouterr().err, len(double.runs)
+
+    vasp_run = shared / "data/vasp-outputs/GaN/Mg_Ga/bulk_sc"
+    with fake_vasp(monkeypatch, lambda _name: vasp_run) as double:
+        err, n_vasp = run(lattice_gas, "--orderings", "2")
+        assert "0 reference(s) and 0 prediction(s) reused; running 2 job(s)" in err
+        assert n_vasp == 5
+        err, n_vasp = run(f"{lattice_gas},{bonds}", "--orderings", "2")
+        assert "1 reference(s) and 1 prediction(s) reused; running 1 job(s)" in err
+        assert n_vasp == 0
+        stores = open_stores(store)
+        (ref,) = stores.jobs.query({"output.doc_type": "solid_solution_reference"}, ["uuid"])
+        docs = list(stores.collection("solid_solution").query({"model": bonds}))
+        stores.close()
+        assert len(docs) == 5 and {d["reference_uuid"] for d in docs} == {ref["uuid"]}
+        assert all(d["dft_value"] == pytest.approx(0, abs=1e-12) for d in docs)
+        # another ordering request (--orderings 1) is not reused; --rerun recomputes
+        err, n_vasp = run(bonds, "--orderings", "1")
+        assert "0 reference(s) and 0 prediction(s) reused" in err and n_vasp == 5
+        err, n_vasp = run(bonds, "--orderings", "2", "--rerun")
+        assert "0 reference(s) and 0 prediction(s) reused; running 2 job(s)" in err
+        assert n_vasp == 5

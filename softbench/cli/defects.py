@@ -77,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--max-atoms", type=positive_int, default=256, help="largest supercell (default 256)"
     )
     add_dft_options(parser, ("vasp", "cp2k"))
-    add_run_options(parser, run, "recompute existing model documents")
+    add_run_options(parser, run, "recompute stored DFT references and model documents")
 
 
 def bulk_structures(value: str, materials: list[str] | None) -> dict[str, Any]:
@@ -161,7 +161,12 @@ def plan(args: argparse.Namespace) -> TaskFlow:
     from softbench.makers.defects import defect_set
     from softbench.makers.vasp.defects import VASP_LABEL
     from softbench.models import get_models
-    from softbench.workflows.defects import defects_flow, existing_defect_predictions
+    from softbench.workflows.defects import (
+        defects_flow,
+        existing_defect_predictions,
+        paired_references,
+        reusable_defect_references,
+    )
 
     models = get_models(args.models)
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
@@ -172,7 +177,11 @@ def plan(args: argparse.Namespace) -> TaskFlow:
     dft, label, cp2k = dft_plan(args, VASP_LABEL)
     stores = open_cli_stores(args)
     names = [m.name for m in models]
-    skip = set() if args.rerun else existing_defect_predictions(stores.jobs, label, sets, names)
+    reuse = {} if args.rerun else reusable_defect_references(stores.jobs, label, sets)
+    pairs = paired_references([s.material_id for s in sets], reuse, dft)
+    skip = (
+        set() if args.rerun else existing_defect_predictions(stores.jobs, label, sets, names, pairs)
+    )
     flow = defects_flow(
         sets,
         models,
@@ -182,6 +191,7 @@ def plan(args: argparse.Namespace) -> TaskFlow:
         device=args.device,
         options={"fmax": args.fmax, "steps": args.steps},
         cp2k=cp2k,
+        references=reuse,
     )
     lines = [
         f"softbench: {s.material_id} ({s.formula}): {len(s.defects)} defect(s) "
@@ -190,8 +200,8 @@ def plan(args: argparse.Namespace) -> TaskFlow:
         for s in sets
     ]
     lines.append(
-        f"softbench: {len(models)} model(s), {len(skip)} (material, model) pair(s) reused; "
-        f"running {len(flow.jobs)} job(s) on store {stores.spec}"
+        f"softbench: {len(models)} model(s); {len(reuse)} reference(s) and {len(skip)} "
+        f"prediction(s) reused; running {len(flow.jobs)} job(s) on store {stores.spec}"
     )
     ids = [s.material_id for s in sets]
     return TaskFlow(

@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="multiples of the conventional rocksalt cell (default 2,1,1: 8 cations)",
     )
     add_dft_options(parser, ("vasp",))
-    add_run_options(parser, run, "recompute existing model documents")
+    add_run_options(parser, run, "recompute stored DFT references and model documents")
 
 
 def plan(args: argparse.Namespace) -> TaskFlow:
@@ -50,8 +50,10 @@ def plan(args: argparse.Namespace) -> TaskFlow:
     from softbench.makers.solid_solution import orderings
     from softbench.makers.vasp.solid_solution import VASP_LABEL
     from softbench.models import get_models
+    from softbench.workflows.defects import paired_references
     from softbench.workflows.solid_solution import (
         existing_solid_solution_predictions,
+        reusable_solid_solution_references,
         solid_solution_flow,
     )
 
@@ -60,10 +62,12 @@ def plan(args: argparse.Namespace) -> TaskFlow:
     dft, label, _ = dft_plan(args, VASP_LABEL)
     stores = open_cli_stores(args)
     names = [m.name for m in models]
+    reuse = {} if args.rerun else reusable_solid_solution_references(stores.jobs, label, system)
+    pairs = paired_references([system.material_id], reuse, dft)
     skip = (
         set()
         if args.rerun
-        else existing_solid_solution_predictions(stores.jobs, label, system, names)
+        else existing_solid_solution_predictions(stores.jobs, label, system, names, pairs)
     )
     flow = solid_solution_flow(
         system,
@@ -73,11 +77,13 @@ def plan(args: argparse.Namespace) -> TaskFlow:
         skip=skip,
         device=args.device,
         options={"fmax": args.fmax, "steps": args.steps},
+        reference=reuse.get(system.material_id),
     )
     message = (
         f"softbench: {system.material_id}: {len(system.orderings)} ordering(s) on "
         f"{system.n_sublattice_sites} cation sites (distinct per x: {system.n_distinct}); "
-        f"reference {label}; running {len(flow.jobs)} job(s) on store {stores.spec}"
+        f"reference {label}; {len(reuse)} reference(s) and {len(skip)} prediction(s) reused; "
+        f"running {len(flow.jobs)} job(s) on store {stores.spec}"
     )
     return TaskFlow(
         flow,

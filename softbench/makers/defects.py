@@ -239,9 +239,13 @@ class PointDefectMaker(Maker):
     input_checksum: str | None = None  # of the input set (reruns skip identical work)
 
     @job
-    def make(self, defects: DefectSet | dict[str, Any]) -> DefectPredictionDocument:
-        """Relax bulk, elements and defects; compute E_f."""
-        return predict_defects(defects, self.model, self.label, self.device, self.options())
+    def make(
+        self, defects: DefectSet | dict[str, Any], reference_uuid: str | None = None
+    ) -> DefectPredictionDocument:
+        """Relax bulk, elements and defects; compute E_f (paired with ``reference_uuid``)."""
+        return predict_defects(
+            defects, self.model, self.label, self.device, self.options(), reference_uuid
+        )
 
     def options(self) -> dict[str, Any]:
         """The settings recorded with every document."""
@@ -262,6 +266,7 @@ def predict_defects(
     label: str,
     device: str | None = None,
     options: dict[str, Any] | None = None,
+    reference_uuid: str | None = None,
 ) -> DefectPredictionDocument:
     """The work of :class:`PointDefectMaker`, callable without jobflow."""
     from softbench.makers.relax import CalculatorUnavailable, load_calculator
@@ -273,6 +278,7 @@ def predict_defects(
         material_id=dset.material_id,
         formula=dset.formula,
         reference=label,
+        reference_uuid=reference_uuid,
         model=spec.safe_provenance(),
         settings=opts,
         supercell_matrix=dset.supercell_matrix,

@@ -215,9 +215,13 @@ class SolidSolutionMaker(Maker):
     input_checksum: str | None = None  # of the input set (reruns skip identical work)
 
     @job
-    def make(self, system: SolidSolutionSet | dict[str, Any]) -> SolidSolutionPredictionDocument:
-        """Relax every ordering, then compute mixing energies."""
-        return predict_solid_solution(system, self.model, self.label, self.device, self.options())
+    def make(
+        self, system: SolidSolutionSet | dict[str, Any], reference_uuid: str | None = None
+    ) -> SolidSolutionPredictionDocument:
+        """Relax every ordering, then compute mixing energies (paired with ``reference_uuid``)."""
+        return predict_solid_solution(
+            system, self.model, self.label, self.device, self.options(), reference_uuid
+        )
 
     def options(self) -> dict[str, Any]:
         """The settings recorded with every document."""
@@ -237,6 +241,7 @@ def predict_solid_solution(
     label: str,
     device: str | None = None,
     options: dict[str, Any] | None = None,
+    reference_uuid: str | None = None,
 ) -> SolidSolutionPredictionDocument:
     """The work of :class:`SolidSolutionMaker`, callable without jobflow."""
     from softbench.makers.relax import CalculatorUnavailable, load_calculator
@@ -248,6 +253,7 @@ def predict_solid_solution(
         material_id=sset.material_id,
         formula=sset.material_id,
         reference=label,
+        reference_uuid=reference_uuid,
         model=spec.safe_provenance(),
         settings=opts,
         host=sset.host,

@@ -10,6 +10,8 @@ still validate, and so do the legacy ``doc_type`` spellings.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Any, Final, Self
 
@@ -49,6 +51,14 @@ def doc_type_query(doc_type: str) -> str | dict[str, list[str]]:
     """Store criterion on ``output.doc_type`` matching ``doc_type`` and its legacy spellings."""
     legacy = [old for old, new in LEGACY_DOC_TYPES.items() if new == doc_type]
     return {"$in": [doc_type, *legacy]} if legacy else doc_type
+
+
+def input_checksum(obj: BaseModel) -> str:
+    """SHA-256 (first 16) of a pydantic input set's JSON: the same input gives the same."""
+    from monty.json import jsanitize
+
+    text = json.dumps(jsanitize(obj.model_dump(), strict=True), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def analysis_key(task: str, material_id: str, model: str, reference: str) -> str:

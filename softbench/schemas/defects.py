@@ -96,6 +96,9 @@ class DefectReferenceDocument(TaskDocument, DefectEnergies):
     task: str = TASK
     state: Literal["successful", "unusable"] = "successful"
     dft_settings: dict[str, Any] = Field(default_factory=dict)
+    input_checksum: str | None = Field(
+        None, description="input_checksum of the input set (reruns reuse an identical one)"
+    )
 
 
 class DefectPredictionDocument(ModelTaskDocument, DefectEnergies):

@@ -38,6 +38,22 @@ def reusable_references(
     )
 
 
+def reusable_computed(
+    jobs: JobStore, doc_type: str, label: str, keys: dict[str, str], field: str = "input_checksum"
+) -> dict[str, str]:
+    """material_id -> uuid of the newest successful DFT document computed from the same input.
+
+    ``keys``: material id -> the input's key, matched against ``output.<field>``; unusable
+    documents and those without the field (older versions) are never reused.
+    """
+    criteria = {
+        "output.doc_type": doc_type_query(doc_type),
+        "output.reference": label,
+        "output.state": "successful",
+    }
+    return newest_matching(jobs, criteria, list(keys), field, keys.__getitem__)
+
+
 def newest_matching(
     jobs: JobStore,
     criteria: dict[str, Any],

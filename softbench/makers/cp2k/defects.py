@@ -23,6 +23,7 @@ from softbench.makers.cp2k.high_energy import validate_elements
 from softbench.makers.cp2k.runner import Cp2kRunner, cp2k_problem
 from softbench.makers.cp2k.settings import Cp2kSettings
 from softbench.makers.defects import compute_defects
+from softbench.schemas.base import input_checksum
 from softbench.schemas.defects import DefectReferenceDocument, DefectSet
 
 CP2K_FMAX = 0.02  # eV/Å: relaxation threshold of the CP2K side (each step is an SCF)
@@ -63,6 +64,7 @@ def cp2k_defect_reference(
         supercell_matrix=dset.supercell_matrix,
         dft_settings={**settings.describe(), "fmax": fmax, "steps": steps},
         settings={"fmax": fmax, "steps": steps, "optimizer": "BFGS"},
+        input_checksum=input_checksum(dset),
     )
     problem = cp2k_problem(ranks)
     if problem:

@@ -20,6 +20,7 @@ from jobflow import Flow, Job, Maker, job
 
 from softbench.ingest.elements import element_structure
 from softbench.makers.defects import fill_formation_energies, on_lattice, perfect_supercell
+from softbench.schemas.base import input_checksum
 from softbench.schemas.defects import (
     DefectEnergy,
     DefectReferenceDocument,
@@ -87,7 +88,13 @@ class VaspDefectReferenceMaker(Maker):
             for el in {e.symbol for e in defects.bulk.composition.elements}
         }
         convert = defect_reference_from_vasp(
-            defects.model_dump(), bulk.output, relaxed, elements, self.label, self.settings()
+            defects.model_dump(),
+            bulk.output,
+            relaxed,
+            elements,
+            self.label,
+            self.settings(),
+            input_checksum(defects),
         )
         convert.name = f"defect reference {mid}"
         jobs.append(convert)
@@ -155,8 +162,12 @@ def defect_reference_from_vasp(
     elements: dict[str, Any],
     label: str,
     settings: dict[str, Any] | None = None,
+    checksum: str | None = None,
 ) -> DefectReferenceDocument:
-    """Turn the TaskDocs of one material into its defect reference document."""
+    """Turn the TaskDocs of one material into its defect reference document.
+
+    ``checksum``: the defect set's input checksum (what a rerun matches to reuse it).
+    """
     dset = DefectSet.coerce(defects)
     doc = DefectReferenceDocument(
         material_id=dset.material_id,
@@ -164,6 +175,7 @@ def defect_reference_from_vasp(
         reference=label,
         dft_settings=dict(settings or {}),
         supercell_matrix=dset.supercell_matrix,
+        input_checksum=checksum,
     )
     doc.bulk_structure, doc.bulk = relaxed_from_taskdoc(bulk)
     _, doc.bulk_supercell = relaxed_from_taskdoc(supercells[BULK_SUPERCELL])

@@ -14,6 +14,7 @@ from jobflow import Flow, Maker, job
 
 from softbench.makers.solid_solution import fill_mixing_energies
 from softbench.makers.vasp.defects import mp_relax_maker, relaxed_from_taskdoc
+from softbench.schemas.base import input_checksum
 from softbench.schemas.solid_solution import (
     OrderingEnergy,
     SolidSolutionReferenceDocument,
@@ -41,7 +42,11 @@ class VaspSolidSolutionReferenceMaker(Maker):
             jobs.append(relax)
             outputs[o.label] = relax.output
         convert = solid_solution_reference_from_vasp(
-            system.model_dump(), outputs, self.label, {"code": "VASP", "input_set": "MPRelaxSet"}
+            system.model_dump(),
+            outputs,
+            self.label,
+            {"code": "VASP", "input_set": "MPRelaxSet"},
+            input_checksum(system),
         )
         convert.name = f"solid-solution reference {system.material_id}"
         return Flow([*jobs, convert], output=convert.output, name=self.name)
@@ -49,9 +54,16 @@ class VaspSolidSolutionReferenceMaker(Maker):
 
 @job
 def solid_solution_reference_from_vasp(
-    system: dict[str, Any], relaxations: dict[str, Any], label: str, settings: dict[str, Any]
+    system: dict[str, Any],
+    relaxations: dict[str, Any],
+    label: str,
+    settings: dict[str, Any],
+    checksum: str | None = None,
 ) -> SolidSolutionReferenceDocument:
-    """Turn the TaskDocs of every ordering into the reference document."""
+    """Turn the TaskDocs of every ordering into the reference document.
+
+    ``checksum``: the ordering set's input checksum (what a rerun matches to reuse it).
+    """
     sset = SolidSolutionSet.coerce(system)
     doc = SolidSolutionReferenceDocument(
         material_id=sset.material_id,
@@ -60,6 +72,7 @@ def solid_solution_reference_from_vasp(
         dft_settings=settings,
         host=sset.host,
         guest=sset.guest,
+        input_checksum=checksum,
     )
     for o in sset.orderings:
         _, rec = relaxed_from_taskdoc(relaxations[o.label])
