@@ -154,7 +154,8 @@ def test_cli_dft_cp2k_pairs_with_its_own_reference_and_reuses_it(
     capsys.readouterr()
     assert main(["query", "elastic", "--format", "json", "--store", store]) == 0
     docs = {d["reference"]: d for d in json.loads(capsys.readouterr().out)}
-    label = Cp2kSettings().label()
+    label = cp2k_elastic.elastic_settings().label()
+    assert label != Cp2kSettings().label()  # the elastic k-spacing is its own label
     assert set(docs) == {label, "elastic-json:elastic"}  # two documents, never one mixed
     assert docs[label]["k_ratio"] == pytest.approx(1.0, abs=0.01)
     assert docs[label]["g_ratio"] == pytest.approx(1.0, abs=0.02)

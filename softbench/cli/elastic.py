@@ -69,8 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--cp2k-kspacing",
         type=positive_float,
         default=None,
-        help="--dft cp2k: k-point spacing, 1/Å with 2π (default: the CP2K settings' 0.3; "
-        "another value is another reference label)",
+        help="--dft cp2k: k-point spacing, 1/Å with 2π (default 0.2, denser than the "
+        "statics' 0.3: shear constants need it; another value is another reference label)",
     )
     add_run_options(parser, run, "recompute existing predictions (and computed references)")
     parser.set_defaults(plan=plan)
@@ -272,14 +272,14 @@ def _dft_maker(args: argparse.Namespace) -> tuple[Any, set[str] | None]:
             raise UsageError("--cp2k-kspacing needs --dft cp2k")
         check_vasp()
         return VaspElasticReferenceMaker(), None
-    from softbench.makers.cp2k.elastic import Cp2kElasticMaker
+    from softbench.makers.cp2k.elastic import Cp2kElasticMaker, elastic_settings
     from softbench.makers.cp2k.runner import cp2k_problem
-    from softbench.makers.cp2k.settings import VETTED_KINDS, Cp2kSettings
+    from softbench.makers.cp2k.settings import VETTED_KINDS
 
     problem = cp2k_problem()
     if problem:
         raise UsageError(problem)
-    settings = Cp2kSettings()
+    settings = elastic_settings()
     if args.cp2k_kspacing is not None:
         settings = settings.model_copy(update={"kspacing": args.cp2k_kspacing})
     options = {"fmax": max(args.fmax, 1e-3)}  # below 1e-3 eV/Å CP2K's SCF noise dominates
