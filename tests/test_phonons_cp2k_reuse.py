@@ -130,6 +130,12 @@ def test_rerun_reuses_reference_and_model_work(monkeypatch, stores, tmp_path, ca
     assert len(refs) == 2
     matrices = sorted(np.diag(r["output"]["dft_settings"]["supercell_matrix"])[0] for r in refs)
     assert matrices == [2, 3]
+    # each fixed-mode document keeps the reference its prediction was computed on: B (not
+    # rerun) stays on the 2x2x2 one, EMT moves to the new 3x3x3 one
+    (new_ref,) = [r for r in refs if r["uuid"] != ref["uuid"]]
+    docs = {(d["model"], d["mode"]): d for d in stores.collection("phonons").query({})}
+    assert docs[(b, "fixed")]["reference_uuid"] == ref["uuid"]
+    assert docs[(EMT, "fixed")]["reference_uuid"] == new_ref["uuid"]
 
     calls = cp2k.calls
     assert main([*argv, "--models", EMT, "--rerun"]) == 0

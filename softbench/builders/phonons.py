@@ -34,11 +34,10 @@ from softbench.builders.pairing import (
     index,
     newest,
     newest_predictions,
-    newest_references,
     pair_configurations,
 )
 from softbench.makers.phonons import PHONOPY_KEY
-from softbench.schemas.base import PHONON_RELAXED
+from softbench.schemas.base import PHONON_RELAXED, REFERENCE
 from softbench.schemas.phonons import (
     BOTH_MODES,
     PHONON_BANDS,
@@ -96,14 +95,22 @@ class PhononBuilder(PairBuilder):
         modes = modes_for(self.task)
         if not modes:
             return
-        refs = newest_references(self.jobs, task=REFERENCE_TASK)
+        all_refs = list(index(self.jobs, REFERENCE, task=REFERENCE_TASK))
+        known = {r.uuid for r in all_refs}
+        refs = newest(all_refs, lambda r: (r.task, r.material_id, r.reference))
         parity = self._force_parity() if "fixed" in modes else {}
         if "fixed" in modes:
             for (task, mid, label, model), pred in newest_predictions(
                 self.jobs, task=REFERENCE_TASK
             ).items():
+                # the reference it was computed on; where that one is gone, the newest
                 ref = refs.get((task, mid, label))
-                item = self._item("fixed", mid, label, model, pred.uuid, ref.uuid if ref else None)
+                ref_uuid = (
+                    pred.reference_uuid
+                    if pred.reference_uuid in known
+                    else (ref.uuid if ref else None)
+                )
+                item = self._item("fixed", mid, label, model, pred.uuid, ref_uuid)
                 item["force_parity"] = parity.get(softening_key(task, mid, model, label), {})
                 yield item
         if "relaxed" in modes:
