@@ -9,7 +9,7 @@ softening. Work already in the store (CP2K references, predictions) is reused, s
 second call only prints.
 
     python benchmarks/cp2k_vs_vasp_elastic.py --materials mp-1550,mp-8062 \
-        [--models chgnet-0.3.0,sevennet-0] [--store DIR]
+        [--models chgnet-0.3.0,sevennet-0] [--store DIR] [--kspacing 0.2]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from contextlib import redirect_stdout
 from io import StringIO
 
 from softbench.cli import main as cli
-from softbench.makers.cp2k.settings import Cp2kSettings
+from softbench.makers.cp2k.elastic import elastic_settings
 
 MP = "elastic-json:mp-binary-pbe-elasticity-2025"
 
@@ -45,16 +45,19 @@ def main() -> None:
     parser.add_argument("--materials", default="mp-1550,mp-8062,mp-1519,mp-2624")
     parser.add_argument("--models", default="chgnet-0.3.0,sevennet-0,m3gnet-mp-2021.2.8")
     parser.add_argument("--store", default="cp2k-vs-vasp-elastic/store")
+    parser.add_argument("--kspacing", type=float, default=None, help="CP2K k-spacing (0.2)")
     args = parser.parse_args()
+    settings = elastic_settings(**({"kspacing": args.kspacing} if args.kspacing else {}))
     common = ["--reference", "mp-elasticity", "--materials", args.materials]
     common += ["--models", args.models, "--store", args.store]
     start = time.perf_counter()
-    for extra in (["--dft", "cp2k"], []):
+    cp2k = ["--dft", "cp2k", "--cp2k-kspacing", str(settings.kspacing)]
+    for extra in (cp2k, []):
         with redirect_stdout(StringIO()):  # the tables of each run; ours follows
             if cli(["run", "elastic", *common, *extra]) != 0:
                 raise SystemExit(f"softbench run elastic {' '.join(extra)} failed")
     seconds = time.perf_counter() - start
-    cp2k_label = Cp2kSettings().label()
+    cp2k_label = settings.label()
     on_cp2k, on_mp = elastic_docs(args.store, cp2k_label), elastic_docs(args.store, MP)
     print(f"reference A: {cp2k_label} (computed); reference B: {MP}")
     print(
@@ -62,7 +65,10 @@ def main() -> None:
         "| K ratio vs A | K ratio vs B | G ratio vs A | G ratio vs B |"
     )
     print("|" + " --- |" * 12)
+    wanted = set(args.materials.split(","))
     for (mid, model), a in sorted(on_cp2k.items()):
+        if mid not in wanted:
+            continue
         b = on_mp.get((mid, model), {})
         print(
             f"| {mid} {a.get('formula') or ''} | {model} "
